@@ -1,0 +1,75 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// config is every setting, in one struct: defaults, then KYCREVIEW_*
+// environment variables, then flags; validated before use.
+type config struct {
+	DB           string // KYCREVIEW_DB, --db
+	Addr         string // KYCREVIEW_ADDR, --addr
+	PublicURL    string // KYCREVIEW_PUBLIC_URL, --public-url
+	LogFormat    string // KYCREVIEW_LOG_FORMAT: text, json or auto
+	LogLevel     string // KYCREVIEW_LOG_LEVEL: debug, info, warn, error
+	MaxBodyBytes int64  // KYCREVIEW_MAX_BODY_BYTES
+}
+
+// defaultDB is the SQLite file serve and the admin commands share when
+// neither --db nor KYCREVIEW_DB is given.
+const defaultDB = "sqlite:kycreview.db"
+
+func defaultConfig() config {
+	return config{
+		DB:           defaultDB,
+		Addr:         "127.0.0.1:8080",
+		LogFormat:    "auto",
+		LogLevel:     "info",
+		MaxBodyBytes: 1 << 20,
+	}
+}
+
+func (c *config) fromEnv(getenv func(string) string) error {
+	set := func(dst *string, name string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	set(&c.DB, "KYCREVIEW_DB")
+	set(&c.Addr, "KYCREVIEW_ADDR")
+	set(&c.PublicURL, "KYCREVIEW_PUBLIC_URL")
+	set(&c.LogFormat, "KYCREVIEW_LOG_FORMAT")
+	set(&c.LogLevel, "KYCREVIEW_LOG_LEVEL")
+	if v := getenv("KYCREVIEW_MAX_BODY_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return &usageError{fmt.Sprintf("KYCREVIEW_MAX_BODY_BYTES must be a positive number of bytes, not %q", v)}
+		}
+		c.MaxBodyBytes = n
+	}
+	return nil
+}
+
+// validate checks the settings serve uses.
+func (c *config) validate() error {
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return &usageError{fmt.Sprintf("public URL %q must be an absolute http(s) URL without query or fragment", c.PublicURL)}
+		}
+	}
+	switch c.LogFormat {
+	case "auto", "text", "json":
+	default:
+		return &usageError{fmt.Sprintf("log format %q must be auto, text or json", c.LogFormat)}
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return &usageError{fmt.Sprintf("log level %q must be debug, info, warn or error", c.LogLevel)}
+	}
+	return nil
+}

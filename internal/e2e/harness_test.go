@@ -1,0 +1,193 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kycreview/kycreview"
+	"github.com/kycreview/kycreview/client"
+	"github.com/kycreview/kycreview/internal/httpapi"
+	"github.com/kycreview/kycreview/internal/service"
+	"github.com/kycreview/kycreview/internal/sqlite"
+)
+
+// env is one running kycreview: a fresh database, the service, the API on a
+// loopback port, and one application with a client key.
+type env struct {
+	t       *testing.T
+	store   service.Store
+	dbPath  string
+	svc     *service.Service
+	srv     *httptest.Server
+	url     string
+	app     service.NewApplication
+	token   string
+	client  *client.Client
+	cfg     httpapi.Config
+	rawConn *sql.DB
+}
+
+type envOption func(*env)
+
+// withPublicURL runs the API behind a configured public URL.
+func withPublicURL(u string) envOption { return func(e *env) { e.cfg.PublicURL = u } }
+
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := &env{t: t, dbPath: filepath.Join(t.TempDir(), "kycreview.db")}
+	for _, o := range opts {
+		o(e)
+	}
+	db, err := sqlite.Open(ctx, e.dbPath)
+	if err != nil {
+		t.Fatalf("open database: %v", err)
+	}
+	e.store = db
+	e.svc = service.New(db, time.Now)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	}
+	e.srv = httptest.NewServer(httpapi.New(e.svc, e.cfg, logger))
+	e.url = e.srv.URL
+	t.Cleanup(func() {
+		e.srv.Close()
+		if e.rawConn != nil {
+			e.rawConn.Close()
+		}
+		db.Close()
+	})
+	e.app, err = e.svc.CreateApplication(ctx, "Acme")
+	if err != nil {
+		t.Fatalf("create application: %v", err)
+	}
+	e.token = e.app.Token
+	e.client = client.New(e.url, e.token)
+	return e
+}
+
+// testWriter sends server logs to the test log in -v runs.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// newSession creates a session of the given kind through the API.
+func (e *env) newSession(kind kycreview.Kind) string {
+	e.t.Helper()
+	s, err := e.client.CreateSession(context.Background(), client.CreateSessionRequest{WorkflowID: e.app.Workflows[kind].ID})
+	if err != nil {
+		e.t.Fatalf("create session: %v", err)
+	}
+	return s.SessionID
+}
+
+// systemKey creates a key with the system role.
+func (e *env) systemKey() string {
+	e.t.Helper()
+	_, token, err := e.svc.CreateAPIKey(context.Background(), e.app.Application.ID, kycreview.RoleSystem)
+	if err != nil {
+		e.t.Fatalf("create system key: %v", err)
+	}
+	return token
+}
+
+// moveTo takes a session to status with a system key, as a pipeline would.
+func (e *env) moveTo(id string, status kycreview.Status) {
+	e.t.Helper()
+	c := client.New(e.url, e.systemKey())
+	if err := c.UpdateStatus(context.Background(), id, client.UpdateStatusRequest{NewStatus: string(status)}); err != nil {
+		e.t.Fatalf("move %s to %s: %v", id, status, err)
+	}
+}
+
+// response is a raw HTTP answer.
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// do sends a raw request. headers are "Name: value" strings; an API key
+// header is not added unless given.
+func (e *env) do(method, path, body string, headers ...string) response {
+	e.t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.url+path, r)
+	if err != nil {
+		e.t.Fatalf("new request: %v", err)
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(k, strings.TrimSpace(v))
+	}
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatalf("read body: %v", err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: string(b)}
+}
+
+// key is the header carrying the env's client key.
+func (e *env) key() string { return "x-api-key: " + e.token }
+
+const jsonType = "Content-Type: application/json"
+
+// expect checks a response's status and exact body.
+func expect(t *testing.T, got response, status int, body string) {
+	t.Helper()
+	if got.status != status || got.body != body {
+		t.Errorf("got %d %s\nwant %d %s", got.status, got.body, status, body)
+	}
+	if body != "" && got.header.Get("Content-Type") != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", got.header.Get("Content-Type"))
+	}
+}
+
+// count runs a COUNT query on the database file directly, bypassing the
+// service, to see exactly what was written.
+func (e *env) count(query string, args ...any) int {
+	e.t.Helper()
+	if e.rawConn == nil {
+		db, err := sql.Open("sqlite", "file:"+e.dbPath+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			e.t.Fatalf("open raw connection: %v", err)
+		}
+		e.rawConn = db
+	}
+	var n int
+	if err := e.rawConn.QueryRow(query, args...).Scan(&n); err != nil {
+		e.t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// exec runs a statement on the database file directly.
+func (e *env) exec(query string) {
+	e.t.Helper()
+	e.count("SELECT 0") // opens the raw connection
+	if _, err := e.rawConn.Exec(query); err != nil {
+		e.t.Fatalf("%s: %v", query, err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

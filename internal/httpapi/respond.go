@@ -1,0 +1,74 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/kycreview/kycreview"
+)
+
+// detail is DRF's body for request-level errors.
+func detail(msg string) map[string]string { return map[string]string{"detail": msg} }
+
+// writeJSON writes v as compact UTF-8 JSON. HTML characters are not escaped,
+// as DRF's renderer does not escape them.
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		s.log.Error("encoding response", "err", err)
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"detail":"Internal error."}`)
+	}
+	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// errorStatus maps each error code to its HTTP status: the one table.
+var errorStatus = map[string]int{
+	kycreview.EBADREQUEST:  http.StatusBadRequest,
+	kycreview.EINVALID:     http.StatusBadRequest,
+	kycreview.EFORBIDDEN:   http.StatusForbidden,
+	kycreview.ENOTFOUND:    http.StatusNotFound,
+	kycreview.ENOTALLOWED:  http.StatusMethodNotAllowed,
+	kycreview.ECONFLICT:    http.StatusConflict,
+	kycreview.ETOOLARGE:    http.StatusRequestEntityTooLarge,
+	kycreview.EUNSUPPORTED: http.StatusUnsupportedMediaType,
+	kycreview.EUNAVAILABLE: http.StatusServiceUnavailable,
+	kycreview.EINTERNAL:    http.StatusInternalServerError,
+}
+
+// writeError renders err in DRF's shape. Internal errors are logged here,
+// once, and shown only as "Internal error.".
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := kycreview.ErrorCode(err)
+	status, ok := errorStatus[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if status == http.StatusInternalServerError {
+		s.writeJSON(w, status, detail("Internal error."))
+		return
+	}
+	var e *kycreview.Error
+	if errors.As(err, &e) {
+		switch {
+		case e.Fields != nil:
+			s.writeJSON(w, status, e.Fields)
+			return
+		case e.List != nil:
+			s.writeJSON(w, status, e.List)
+			return
+		}
+	}
+	s.writeJSON(w, status, detail(kycreview.ErrorMessage(err)))
+}

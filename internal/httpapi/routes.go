@@ -1,0 +1,101 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+)
+
+// handlerFunc is an API handler: it writes a success itself and returns an
+// error for everything else, which is rendered in one place.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// resource is one path's handlers by method.
+type resource struct {
+	name    string
+	auth    bool
+	methods map[string]handlerFunc
+}
+
+// routes is the route table. Each path is served with and without its
+// trailing slash and never redirected, since a redirect loses a POST body.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	add := func(path string, res resource) {
+		h := s.resourceHandler(res)
+		mux.Handle(path+"/{$}", h)
+		mux.Handle(path, h)
+	}
+	add("/v3/sessions/{session_id}/reviews", resource{name: "Review List", auth: true, methods: map[string]handlerFunc{
+		http.MethodGet: s.getFeed, http.MethodPost: s.postReview,
+	}})
+	add("/v3/session", resource{name: "Session Create", auth: true, methods: map[string]handlerFunc{
+		http.MethodPost: s.postSession,
+	}})
+	add("/v3/session/{session_id}/decision", resource{name: "Session Decision", auth: true, methods: map[string]handlerFunc{
+		http.MethodGet: s.getDecision,
+	}})
+	add("/v3/sessions", resource{name: "Session List", auth: true, methods: map[string]handlerFunc{
+		http.MethodGet: s.getSessions,
+	}})
+	add("/v3/session/{session_id}/delete", resource{name: "Session Delete", auth: true, methods: map[string]handlerFunc{
+		http.MethodDelete: s.deleteSession,
+	}})
+	add("/v3/session/{session_id}/update-status", resource{name: "Session Update Status", auth: true, methods: map[string]handlerFunc{
+		http.MethodPatch: s.patchStatus,
+	}})
+	add("/system/healthcheck", resource{name: "Healthcheck", methods: map[string]handlerFunc{
+		http.MethodGet: s.getHealth,
+	}})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeJSON(w, http.StatusNotFound, detail("Not found."))
+	})
+	return mux
+}
+
+// resourceHandler authenticates (before anything else, as DRF does), then
+// dispatches by method: HEAD is GET without a body, OPTIONS describes the
+// resource, and any other method gets DRF's 405 with an Allow header.
+func (s *Server) resourceHandler(res resource) http.Handler {
+	allowed := make([]string, 0, len(res.methods)+2)
+	for m := range res.methods {
+		allowed = append(allowed, m)
+	}
+	sort.Strings(allowed)
+	if _, ok := res.methods[http.MethodGet]; ok {
+		allowed = append(allowed, http.MethodHead)
+	}
+	allowed = append(allowed, http.MethodOptions)
+	allow := strings.Join(allowed, ", ")
+
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if res.auth {
+			key, err := s.svc.Authenticate(r.Context(), r.Header.Get("x-api-key"))
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), keyCtxKey, key))
+		}
+		method := r.Method
+		if method == http.MethodHead {
+			method = http.MethodGet
+		}
+		h, ok := res.methods[method]
+		switch {
+		case ok:
+			if err := h(w, r); err != nil {
+				s.writeError(w, r, err)
+			}
+		case r.Method == http.MethodOptions:
+			w.Header().Set("Allow", allow)
+			s.writeJSON(w, http.StatusOK, map[string]any{
+				"name": res.name, "description": "", "renders": []string{"application/json"}, "parses": []string{"application/json"},
+			})
+		default:
+			w.Header().Set("Allow", allow)
+			s.writeJSON(w, http.StatusMethodNotAllowed, detail("Method \""+r.Method+"\" not allowed."))
+		}
+	})
+}

@@ -1,0 +1,101 @@
+// Package httpapi is kycreview's Didit-compatible REST API: the route table,
+// authentication, DRF-shaped errors, and Didit's pagination and ordering.
+// It parses and renders; every rule and every write is the service's.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/kycreview/kycreview"
+	"github.com/kycreview/kycreview/internal/service"
+)
+
+// Config holds the API's settings.
+type Config struct {
+	// PublicURL, when set, is the scheme, host and optional path prefix that
+	// next/previous links use instead of the request's own (behind a proxy).
+	PublicURL string
+	// MaxBodyBytes caps request bodies; larger ones get 413.
+	MaxBodyBytes int64
+	// Now is the clock for timestamps the API itself renders.
+	Now func() time.Time
+}
+
+// DefaultMaxBodyBytes is 1 MiB.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Server is the API's http.Handler.
+type Server struct {
+	svc    *service.Service
+	cfg    Config
+	log    *slog.Logger
+	router http.Handler
+}
+
+// New returns the API handler over svc.
+func New(svc *service.Service, cfg Config, log *slog.Logger) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{svc: svc, cfg: cfg, log: log}
+	s.router = s.routes()
+	return s
+}
+
+// ServeHTTP serves one request: logged, with panics turned into a 500.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.ErrorContext(r.Context(), "panic serving request", "panic", p, "method", r.Method, "path", r.URL.Path)
+			if !rec.wrote {
+				s.writeJSON(rec, http.StatusInternalServerError, detail("Internal error."))
+			}
+		}
+		s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000)
+	}()
+	s.router.ServeHTTP(rec, r)
+}
+
+// statusRecorder remembers the status written, for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+type ctxKey int
+
+const keyCtxKey ctxKey = 0
+
+// apiKey returns the key the request was authenticated with.
+func apiKey(ctx context.Context) kycreview.APIKey {
+	k, _ := ctx.Value(keyCtxKey).(kycreview.APIKey)
+	return k
+}

@@ -1,0 +1,121 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/kycreview/kycreview"
+	"github.com/kycreview/kycreview/internal/service"
+)
+
+// postSession serves POST /v3/session/.
+func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	fields, err := decodeObject(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		return err
+	}
+	f := newForm(fields)
+	in := service.SessionInput{
+		WorkflowID: f.uuid("workflow_id", true),
+		VendorData: f.char("vendor_data", charOpts{allowNull: true, allowBlank: true, maxLength: 1000}),
+		Callback:   f.char("callback", charOpts{allowNull: true, allowBlank: true, maxLength: 2048}),
+		Metadata:   f.json("metadata"),
+	}
+	if err := f.err(); err != nil {
+		return err
+	}
+	sess, err := s.svc.CreateSession(r.Context(), apiKey(r.Context()), in)
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, http.StatusCreated, kycreview.SessionView(sess))
+	return nil
+}
+
+// getDecision serves GET /v3/session/{session_id}/decision/.
+func (s *Server) getDecision(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.svc.Decision(r.Context(), apiKey(r.Context()), r.PathValue("session_id"))
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, http.StatusOK, d.View())
+	return nil
+}
+
+// getSessions serves GET /v3/sessions/: DRF limit/offset, newest first,
+// filtered by status (comma-separated, any of), vendor_data and
+// session_kind.
+func (s *Server) getSessions(w http.ResponseWriter, r *http.Request) error {
+	params := parseQuery(r.URL.RawQuery)
+	p := parsePage(params)
+	f := kycreview.SessionFilter{Kinds: []kycreview.Kind{kycreview.KindUser}, Limit: p.limit, Offset: p.offset}
+	if v, ok := lastValue(params, "session_kind"); ok {
+		switch strings.ToLower(v) {
+		case "user":
+		case "business":
+			f.Kinds = []kycreview.Kind{kycreview.KindBusiness}
+		case "all":
+			f.Kinds = nil
+		default:
+			return kycreview.FieldErrors(map[string][]string{"session_kind": {"\"" + v + "\" is not a valid choice."}})
+		}
+	}
+	if v, ok := lastValue(params, "status"); ok && v != "" {
+		for _, st := range strings.Split(v, ",") {
+			// Unknown statuses match nothing, as in Didit; they are still
+			// passed on so that a list of only unknown ones finds no rows.
+			f.Statuses = append(f.Statuses, kycreview.Status(strings.TrimSpace(st)))
+		}
+	}
+	if v, ok := lastValue(params, "vendor_data"); ok && v != "" {
+		f.VendorData = &v
+	}
+	rows, count, err := s.svc.ListSessions(r.Context(), apiKey(r.Context()), f)
+	if err != nil {
+		return err
+	}
+	body := pageBody[map[string]any]{Count: count, Results: make([]map[string]any, len(rows))}
+	for i, sess := range rows {
+		body.Results[i] = kycreview.SessionView(sess)
+	}
+	body.Next, body.Previous = pageLinks(s.requestBase(r), params, p, count)
+	s.writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// deleteSession serves DELETE /v3/session/{session_id}/delete/.
+func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.DeleteSession(r.Context(), apiKey(r.Context()), r.PathValue("session_id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// patchStatus serves PATCH /v3/session/{session_id}/update-status/. The
+// session's current status is checked before the body, as Didit documents.
+func (s *Server) patchStatus(w http.ResponseWriter, r *http.Request) error {
+	body, bodyErr := s.readBody(w, r)
+	contentType := r.Header.Get("Content-Type")
+	key := apiKey(r.Context())
+	choices := kycreview.ManualDecisionStatuses
+	if key.Role == kycreview.RoleSystem {
+		choices = kycreview.Statuses
+	}
+	id := r.PathValue("session_id")
+	err := s.svc.UpdateStatus(r.Context(), key, id, func(kycreview.Session) (kycreview.Change, error) {
+		if bodyErr != nil {
+			return kycreview.Change{}, bodyErr
+		}
+		return decodeChange(contentType, body, choices)
+	})
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, http.StatusOK, map[string]string{"session_id": strings.ToLower(id)})
+	return nil
+}

@@ -1,0 +1,93 @@
+// Package service holds kycreview's use cases: each public method runs as one
+// transaction over the small storage interface below, applying the domain's
+// pure rules inside it. SQLite and PostgreSQL each implement Store; the logic
+// exists once, here.
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/kycreview/kycreview"
+)
+
+// Store is a database kycreview can run on.
+type Store interface {
+	// ReadTx runs fn in a read-only transaction over one consistent snapshot.
+	ReadTx(ctx context.Context, fn func(Tx) error) error
+	// WriteTx runs fn in a read-write transaction and commits it if fn
+	// returns nil; otherwise nothing fn wrote is kept.
+	WriteTx(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the database can be reached.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
+
+// Tx is what the services may do inside a transaction. Methods that look a
+// single record up return an *kycreview.Error with code ENOTFOUND when it is
+// missing, never a zero value and nil.
+type Tx interface {
+	// CreateApplication stores a new application.
+	CreateApplication(ctx context.Context, a kycreview.Application) error
+	// FindApplication returns the application with the given id.
+	FindApplication(ctx context.Context, id string) (kycreview.Application, error)
+	// FindApplicationByName returns the oldest application with that name.
+	FindApplicationByName(ctx context.Context, name string) (kycreview.Application, error)
+	// CountApplications returns how many applications exist.
+	CountApplications(ctx context.Context) (int, error)
+
+	// CreateWorkflow stores a workflow.
+	CreateWorkflow(ctx context.Context, w kycreview.Workflow) error
+	// FindWorkflow returns the application's workflow with the given id.
+	FindWorkflow(ctx context.Context, appID, id string) (kycreview.Workflow, error)
+	// ListWorkflows returns the application's workflows, oldest first.
+	ListWorkflows(ctx context.Context, appID string) ([]kycreview.Workflow, error)
+
+	// CreateAPIKey stores a key (its hash, never its secret).
+	CreateAPIKey(ctx context.Context, k kycreview.APIKey) error
+	// FindAPIKeyByLookup returns the key whose lookup prefix is lookup,
+	// revoked or not.
+	FindAPIKeyByLookup(ctx context.Context, lookup string) (kycreview.APIKey, error)
+	// RevokeAPIKey marks the key revoked at the given time.
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+
+	// CreateConsoleUser stores a user; ECONFLICT if the email is taken in
+	// any case.
+	CreateConsoleUser(ctx context.Context, u kycreview.ConsoleUser) error
+	// AddMember makes the user a member of the application.
+	AddMember(ctx context.Context, appID, userID string, at time.Time) error
+	// FindMembersByEmail returns the application's members whose lower-cased
+	// email is one of emails (which are lower-case).
+	FindMembersByEmail(ctx context.Context, appID string, emails []string) ([]kycreview.ConsoleUser, error)
+
+	// CreateSession stores s, assigning its PK and the application's next
+	// session number.
+	CreateSession(ctx context.Context, s *kycreview.Session) error
+	// FindSession returns the application's visible (not deleted) session.
+	FindSession(ctx context.Context, appID, id string) (kycreview.Session, error)
+	// LockSession is FindSession that also holds the session's row lock
+	// until the transaction ends, so changes to one session are serialised.
+	LockSession(ctx context.Context, appID, id string) (kycreview.Session, error)
+	// UpdateSession writes the session's status, activity count and last
+	// activity time.
+	UpdateSession(ctx context.Context, s kycreview.Session) error
+	// DeleteSession soft-deletes the session.
+	DeleteSession(ctx context.Context, pk int64, at time.Time) error
+	// ListSessions returns one page of the filtered sessions, newest first,
+	// and the total count.
+	ListSessions(ctx context.Context, f kycreview.SessionFilter) ([]kycreview.Session, int, error)
+
+	// InsertActivity appends a feed row, assigning its PK.
+	InsertActivity(ctx context.Context, a *kycreview.Activity) error
+	// ListActivities returns one page of the session's feed.
+	ListActivities(ctx context.Context, sessionPK int64, q kycreview.FeedQuery) ([]kycreview.Activity, error)
+	// ListStatusActivities returns the session's rows that carry a status,
+	// oldest first.
+	ListStatusActivities(ctx context.Context, sessionPK int64) ([]kycreview.Activity, error)
+
+	// InsertOutboxEvent queues a webhook event.
+	InsertOutboxEvent(ctx context.Context, e *kycreview.OutboxEvent) error
+	// InsertNotification queues a mention notification.
+	InsertNotification(ctx context.Context, n *kycreview.Notification) error
+}

@@ -1,0 +1,194 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/kycreview/kycreview"
+)
+
+const activityColumns = `pk, id, session_pk, seq, activity_type, actor_type, actor_id, actor_display, actor_email,
+	previous_status, new_status, comment, mentioned_emails, previous_value, new_value, changed_fields, metadata, created_at`
+
+// orderColumns maps the feed's orderable fields to columns. Only names found
+// here reach the SQL text, so ordering cannot be used for injection.
+var orderColumns = map[string]struct {
+	column   string
+	nullable bool
+}{
+	"uuid":            {"id", false},
+	"activity_type":   {"activity_type", false},
+	"actor_display":   {"actor_display", false},
+	"actor_email":     {"actor_email", true},
+	"actor_type":      {"actor_type", false},
+	"new_status":      {"new_status", true},
+	"previous_status": {"previous_status", true},
+	"comment":         {"comment", true},
+	"created_at":      {"created_at", false},
+}
+
+// orderBy renders the ORDER BY clause for terms, ending with the insertion
+// order in the first term's direction so equal values keep a stable order
+// and pages never overlap. NULLs sort as the largest values, as PostgreSQL
+// does, so both backends order a feed the same way.
+func orderBy(terms []kycreview.OrderTerm) (string, error) {
+	if len(terms) == 0 {
+		terms = kycreview.DefaultFeedOrdering
+	}
+	parts := make([]string, 0, len(terms)+1)
+	for _, term := range terms {
+		col, ok := orderColumns[term.Field]
+		if !ok {
+			return "", fmt.Errorf("sqlite: %q is not an orderable field", term.Field)
+		}
+		dir := " ASC"
+		if term.Desc {
+			dir = " DESC"
+		}
+		nulls := ""
+		if col.nullable {
+			nulls = " NULLS LAST"
+			if term.Desc {
+				nulls = " NULLS FIRST"
+			}
+		}
+		parts = append(parts, col.column+dir+nulls)
+	}
+	if terms[0].Desc {
+		parts = append(parts, "seq DESC")
+	} else {
+		parts = append(parts, "seq ASC")
+	}
+	return strings.Join(parts, ", "), nil
+}
+
+func (t *tx) InsertActivity(ctx context.Context, a *kycreview.Activity) error {
+	mentions, err := json.Marshal(nonNil(a.MentionedEmails))
+	if err != nil {
+		return err
+	}
+	changed, err := json.Marshal(nonNil(a.ChangedFields))
+	if err != nil {
+		return err
+	}
+	var actorID any
+	if a.Actor.ID != "" {
+		actorID = a.Actor.ID
+	}
+	err = t.tx.QueryRowContext(ctx, `INSERT INTO activities (id, session_pk, seq, activity_type, actor_type, actor_id,
+		actor_display, actor_email, previous_status, new_status, comment, mentioned_emails, previous_value, new_value,
+		changed_fields, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk`,
+		a.ID, a.SessionPK, a.Seq, string(a.Type), string(a.Actor.Type), actorID, a.Actor.Display, a.Actor.Email,
+		statusArg(a.PreviousStatus), statusArg(a.NewStatus), a.Comment, string(mentions),
+		rawArg(a.PreviousValue), rawArg(a.NewValue), string(changed), rawArg(a.Metadata), a.CreatedAt.UnixMicro(),
+	).Scan(&a.PK)
+	return translate(err)
+}
+
+func (t *tx) ListActivities(ctx context.Context, sessionPK int64, q kycreview.FeedQuery) ([]kycreview.Activity, error) {
+	order, err := orderBy(q.Ordering)
+	if err != nil {
+		return nil, err
+	}
+	return t.queryActivities(ctx, `SELECT `+activityColumns+` FROM activities WHERE session_pk = ?
+		ORDER BY `+order+` LIMIT ? OFFSET ?`, sessionPK, q.Limit, q.Offset)
+}
+
+func (t *tx) ListStatusActivities(ctx context.Context, sessionPK int64) ([]kycreview.Activity, error) {
+	return t.queryActivities(ctx, `SELECT `+activityColumns+` FROM activities
+		WHERE session_pk = ? AND new_status IS NOT NULL ORDER BY seq`, sessionPK)
+}
+
+func (t *tx) queryActivities(ctx context.Context, query string, args ...any) ([]kycreview.Activity, error) {
+	rows, err := t.tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	out := []kycreview.Activity{}
+	for rows.Next() {
+		a, err := scanActivity(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, translate(rows.Err())
+}
+
+func scanActivity(rows *sql.Rows) (kycreview.Activity, error) {
+	var a kycreview.Activity
+	var actorID, actorEmail, prev, next, comment, prevValue, newValue, metadata sql.NullString
+	var mentions, changed string
+	var created int64
+	err := rows.Scan(&a.PK, &a.ID, &a.SessionPK, &a.Seq, &a.Type, &a.Actor.Type, &actorID, &a.Actor.Display, &actorEmail,
+		&prev, &next, &comment, &mentions, &prevValue, &newValue, &changed, &metadata, &created)
+	if err != nil {
+		return a, translate(err)
+	}
+	a.Actor.ID = actorID.String
+	a.Actor.Email = nullString(actorEmail)
+	a.PreviousStatus, a.NewStatus = statusPtr(prev), statusPtr(next)
+	a.Comment = nullString(comment)
+	if err := json.Unmarshal([]byte(mentions), &a.MentionedEmails); err != nil {
+		return a, fmt.Errorf("sqlite: activity %s mentioned_emails: %w", a.ID, err)
+	}
+	if err := json.Unmarshal([]byte(changed), &a.ChangedFields); err != nil {
+		return a, fmt.Errorf("sqlite: activity %s changed_fields: %w", a.ID, err)
+	}
+	a.PreviousValue, a.NewValue, a.Metadata = rawPtr(prevValue), rawPtr(newValue), rawPtr(metadata)
+	a.CreatedAt = fromMicro(created)
+	return a, nil
+}
+
+func (t *tx) InsertOutboxEvent(ctx context.Context, e *kycreview.OutboxEvent) error {
+	err := t.tx.QueryRowContext(ctx, `INSERT INTO webhook_outbox (id, application_id, session_pk, event_type, payload, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING pk`, e.ID, e.ApplicationID, e.SessionPK, e.Type, string(e.Payload),
+		e.CreatedAt.UnixMicro()).Scan(&e.PK)
+	return translate(err)
+}
+
+func (t *tx) InsertNotification(ctx context.Context, n *kycreview.Notification) error {
+	err := t.tx.QueryRowContext(ctx, `INSERT INTO notifications (id, application_id, activity_pk, user_id, created_at)
+		VALUES (?, ?, ?, ?, ?) RETURNING pk`, n.ID, n.ApplicationID, n.ActivityPK, n.UserID, n.CreatedAt.UnixMicro()).Scan(&n.PK)
+	return translate(err)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func statusArg(s *kycreview.Status) any {
+	if s == nil {
+		return nil
+	}
+	return string(*s)
+}
+
+func statusPtr(v sql.NullString) *kycreview.Status {
+	if !v.Valid {
+		return nil
+	}
+	s := kycreview.Status(v.String)
+	return &s
+}
+
+func rawArg(r json.RawMessage) any {
+	if r == nil {
+		return nil
+	}
+	return string(r)
+}
+
+func rawPtr(v sql.NullString) json.RawMessage {
+	if !v.Valid {
+		return nil
+	}
+	return json.RawMessage(v.String)
+}

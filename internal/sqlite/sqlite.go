@@ -1,0 +1,144 @@
+// Package sqlite is kycreview's embedded storage: service.Store on a SQLite
+// file through modernc.org/sqlite (pure Go, so `go run` needs no C compiler).
+//
+// Writes go through a single connection whose transactions begin IMMEDIATE:
+// writers queue in the connection pool instead of failing with "database is
+// locked", and the write lock taken at BEGIN is what serialises changes to a
+// session. Reads use a separate pool and, in WAL mode, never wait for the
+// writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+
+	"github.com/kycreview/kycreview/internal/service"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Synchronous is the durability setting: FULL syncs the WAL on every commit,
+// so a commit that returned survives power loss, not only a process crash.
+const Synchronous = "FULL"
+
+// DB is a kycreview database in one SQLite file.
+type DB struct {
+	path   string
+	writer *sql.DB
+	reader *sql.DB
+}
+
+var _ service.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the database file at path and applies any
+// pending migrations.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
+	}
+	common := url.Values{}
+	common.Add("_pragma", "busy_timeout(10000)")
+	common.Add("_pragma", "foreign_keys(1)")
+	common.Add("_pragma", "synchronous("+Synchronous+")")
+
+	w := url.Values{"_txlock": {"immediate"}}
+	w.Add("_pragma", "journal_mode(WAL)")
+	for _, p := range common["_pragma"] {
+		w.Add("_pragma", p)
+	}
+	writer, err := sql.Open("sqlite", "file:"+path+"?"+w.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	// The first connection switches the file to WAL; readers open after it.
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	r := url.Values{}
+	for _, p := range common["_pragma"] {
+		r.Add("_pragma", p)
+	}
+	r.Add("_pragma", "query_only(1)")
+	reader, err := sql.Open("sqlite", "file:"+path+"?"+r.Encode())
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	reader.SetMaxOpenConns(n)
+	reader.SetMaxIdleConns(n)
+	reader.SetConnMaxIdleTime(0)
+	reader.SetConnMaxLifetime(0)
+
+	db := &DB{path: path, writer: writer, reader: reader}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes both connection pools.
+func (db *DB) Close() error {
+	return errors.Join(db.reader.Close(), db.writer.Close())
+}
+
+// Ping checks that the file can be read.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// ReadTx runs fn in a read transaction: one WAL snapshot throughout.
+func (db *DB) ReadTx(ctx context.Context, fn func(service.Tx) error) error {
+	return runTx(ctx, db.reader, fn)
+}
+
+// WriteTx runs fn in an IMMEDIATE transaction on the single writer
+// connection and commits if fn returns nil.
+func (db *DB) WriteTx(ctx context.Context, fn func(service.Tx) error) error {
+	return runTx(ctx, db.writer, fn)
+}
+
+func runTx(ctx context.Context, pool *sql.DB, fn func(service.Tx) error) (err error) {
+	sqlTx, err := pool.BeginTx(ctx, nil)
+	if err != nil {
+		return translate(fmt.Errorf("sqlite: begin: %w", err))
+	}
+	defer func() {
+		if err != nil {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err := fn(&tx{tx: sqlTx}); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return translate(fmt.Errorf("sqlite: commit: %w", err))
+	}
+	return nil
+}
+
+// tx implements service.Tx over one SQLite transaction.
+type tx struct {
+	tx *sql.Tx
+}
+
+var _ service.Tx = (*tx)(nil)
+
+// ExecRaw runs a statement on the writer connection outside the service, for
+// tests that play someone with direct access to the file.
+func (db *DB) ExecRaw(ctx context.Context, query string) error {
+	_, err := db.writer.ExecContext(ctx, query)
+	return err
+}
