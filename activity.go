@@ -147,7 +147,7 @@ func statusSnapshot(s Status) json.RawMessage {
 func NextActivityTime(now, last time.Time) time.Time {
 	t := now.UTC().Truncate(time.Microsecond)
 	if !last.IsZero() && !t.After(last) {
-		t = last.Add(time.Microsecond)
+		t = last.UTC().Truncate(time.Microsecond).Add(time.Microsecond)
 	}
 	return t
 }

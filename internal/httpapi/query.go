@@ -61,7 +61,58 @@ func unquotePlus(s string) string {
 			b = append(b, c)
 		}
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
+	return decodeUTF8Replace(b)
+}
+
+// decodeUTF8Replace reads b as UTF-8 the way Python's decoder does with
+// errors="replace": each maximal prefix of a valid sequence that is cut
+// short, and each byte that can start none, becomes one U+FFFD. (Go's
+// strings.ToValidUTF8 would fold a whole run into one.)
+func decodeUTF8Replace(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	var out strings.Builder
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r != utf8.RuneError || size > 1 {
+			out.WriteString(string(b[i : i+size]))
+			i += size
+			continue
+		}
+		out.WriteRune(utf8.RuneError)
+		i += invalidPrefixLen(b[i:])
+	}
+	return out.String()
+}
+
+// invalidPrefixLen returns how many bytes at the start of b, which does not
+// start a valid sequence, form the longest prefix of one (at least 1), per
+// the Unicode Standard's table of well-formed byte sequences.
+func invalidPrefixLen(b []byte) int {
+	lo, hi, need := byte(0x80), byte(0xBF), 0
+	switch c := b[0]; {
+	case c >= 0xC2 && c <= 0xDF:
+		need = 1
+	case c == 0xE0:
+		lo, need = 0xA0, 2
+	case c == 0xED:
+		hi, need = 0x9F, 2
+	case c >= 0xE1 && c <= 0xEF:
+		need = 2
+	case c == 0xF0:
+		lo, need = 0x90, 3
+	case c == 0xF4:
+		hi, need = 0x8F, 3
+	case c >= 0xF1 && c <= 0xF3:
+		need = 3
+	}
+	n := 1
+	for n <= need && n < len(b) && b[n] >= lo && b[n] <= hi {
+		n++
+		lo, hi = 0x80, 0xBF
+	}
+	return n
 }
 
 func ishex(c byte) bool {
@@ -147,12 +198,14 @@ func quotePlus(s string) string {
 // short of overflowing offset+limit arithmetic.
 const maxQueryInt = math.MaxInt64 / 4
 
-// parsePyInt parses s as Python's int(s) does: surrounding whitespace, one
+// parsePyInt parses s as Python's int(s) does: surrounding whitespace (in
+// the narrower sense of int(), which unlike str.strip() does not count the
+// separators U+001C–U+001F), one
 // optional sign, decimal digits of any script, and single underscores between
 // digits. ok is false where Python would raise ValueError. Values beyond
 // maxQueryInt saturate.
 func parsePyInt(s string) (n int64, ok bool) {
-	s = strings.TrimFunc(s, isPySpace)
+	s = strings.TrimFunc(s, unicode.IsSpace)
 	neg := false
 	if s != "" && (s[0] == '+' || s[0] == '-') {
 		neg = s[0] == '-'
