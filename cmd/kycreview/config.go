@@ -13,6 +13,7 @@ type config struct {
 	DB           string // KYCREVIEW_DB, --db
 	Addr         string // KYCREVIEW_ADDR, --addr
 	PublicURL    string // KYCREVIEW_PUBLIC_URL, --public-url
+	TrustProxy   bool   // KYCREVIEW_TRUST_PROXY_HEADERS, --trust-proxy-headers
 	LogFormat    string // KYCREVIEW_LOG_FORMAT: text, json or auto
 	LogLevel     string // KYCREVIEW_LOG_LEVEL: debug, info, warn, error
 	MaxBodyBytes int64  // KYCREVIEW_MAX_BODY_BYTES
@@ -43,6 +44,13 @@ func (c *config) fromEnv(getenv func(string) string) error {
 	set(&c.PublicURL, "KYCREVIEW_PUBLIC_URL")
 	set(&c.LogFormat, "KYCREVIEW_LOG_FORMAT")
 	set(&c.LogLevel, "KYCREVIEW_LOG_LEVEL")
+	if v := getenv("KYCREVIEW_TRUST_PROXY_HEADERS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return &usageError{fmt.Sprintf("KYCREVIEW_TRUST_PROXY_HEADERS must be true or false, not %q", v)}
+		}
+		c.TrustProxy = b
+	}
 	if v := getenv("KYCREVIEW_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {

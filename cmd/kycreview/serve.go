@@ -23,6 +23,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	fs := newFlags("serve", &cfg)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address")
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "public base URL for next/previous links")
+	fs.BoolVar(&cfg.TrustProxy, "trust-proxy-headers", cfg.TrustProxy, "build links from X-Forwarded-Proto/Host")
 	demo := fs.Bool("demo", false, "seed a demo application and print curl commands")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -56,7 +57,9 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	}
 
 	srv := &http.Server{
-		Handler:           httpapi.New(svc, httpapi.Config{PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes}, log),
+		Handler: httpapi.New(svc, httpapi.Config{
+			PublicURL: cfg.PublicURL, TrustForwardedHeaders: cfg.TrustProxy, MaxBodyBytes: cfg.MaxBodyBytes,
+		}, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -37,6 +37,9 @@ type env struct {
 
 type envOption func(*env)
 
+// withTrustedProxy makes links follow X-Forwarded-Proto and -Host.
+func withTrustedProxy() envOption { return func(e *env) { e.cfg.TrustForwardedHeaders = true } }
+
 // withPublicURL runs the API behind a configured public URL.
 func withPublicURL(u string) envOption { return func(e *env) { e.cfg.PublicURL = u } }
 

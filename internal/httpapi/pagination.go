@@ -86,15 +86,37 @@ func pageLinks(base string, params []queryParam, p page, count int) (next, prev 
 }
 
 // requestBase is the request's absolute URL without its query, as Django's
-// build_absolute_uri sees it, or the configured public URL's scheme, host
-// and path prefix in front of the request's path when one is set.
+// build_absolute_uri sees it. Behind a proxy the scheme and host are the
+// configured public URL's (which may add a path prefix) or, when the operator
+// trusts the proxy, its X-Forwarded-Proto and X-Forwarded-Host.
 func (s *Server) requestBase(r *http.Request) string {
 	if s.cfg.PublicURL != "" {
 		return strings.TrimSuffix(s.cfg.PublicURL, "/") + r.URL.EscapedPath()
 	}
-	scheme := "http"
+	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + r.URL.EscapedPath()
+	if s.cfg.TrustForwardedHeaders {
+		if p := strings.ToLower(forwardedValue(r.Header.Get("X-Forwarded-Proto"))); p == "http" || p == "https" {
+			scheme = p
+		}
+		if h := forwardedValue(r.Header.Get("X-Forwarded-Host")); h != "" && validHost(h) {
+			host = h
+		}
+	}
+	return scheme + "://" + host + r.URL.EscapedPath()
+}
+
+// forwardedValue is the first (client-most) value of a comma-separated
+// forwarding header, as Django reads it.
+func forwardedValue(v string) string {
+	first, _, _ := strings.Cut(v, ",")
+	return strings.TrimSpace(first)
+}
+
+// validHost refuses forwarded hosts that could smuggle a path, query or
+// credentials into the links.
+func validHost(h string) bool {
+	return !strings.ContainsAny(h, "/?#@\\ \t") && len(h) <= 255
 }

@@ -90,6 +90,24 @@ func TestUnquotePlus(t *testing.T) {
 		{"%c0%80", "\uFFFD\uFFFD"}, // an overlong encoding: each byte is invalid
 		{"%ff%fe", "\uFFFD\uFFFD"},
 		{"%ed%a0%80", "\uFFFD\uFFFD\uFFFD"}, // an encoded surrogate: three replacements
+		// Maximal subparts, per the Unicode table of well-formed sequences.
+		{"%e0%80", "\uFFFD\uFFFD"},
+		{"%e0%a0", "\uFFFD"},
+		{"%e0%a0%80", "\u0800"},
+		{"%ed%9f%bf", "\ud7ff"},
+		{"%ed%a0", "\uFFFD\uFFFD"},
+		{"%f4%90", "\uFFFD\uFFFD"},
+		{"%f4%8f%bf%bf", "\U0010ffff"},
+		{"%f0%80", "\uFFFD\uFFFD"},
+		{"%f0%90%80", "\uFFFD"},
+		{"%f5%80", "\uFFFD\uFFFD"},
+		{"%c1%bf", "\uFFFD\uFFFD"},
+		{"%c2", "\uFFFD"},
+		{"%c2%41", "\uFFFDA"},
+		{"%e1%80%41", "\uFFFDA"},
+		{"%f1%80%80%41", "\uFFFDA"},
+		{"%80%80", "\uFFFD\uFFFD"},
+		{"%f0%9f%98%80%f0%9f", "\U0001F600\uFFFD"},
 	}
 	for _, tt := range tests {
 		if got := unquotePlus(tt.in); got != tt.want {

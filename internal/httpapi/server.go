@@ -18,6 +18,9 @@ type Config struct {
 	// PublicURL, when set, is the scheme, host and optional path prefix that
 	// next/previous links use instead of the request's own (behind a proxy).
 	PublicURL string
+	// TrustForwardedHeaders makes links use X-Forwarded-Proto and
+	// X-Forwarded-Host. Only for a proxy that sets (not passes on) them.
+	TrustForwardedHeaders bool
 	// MaxBodyBytes caps request bodies; larger ones get 413.
 	MaxBodyBytes int64
 	// Now is the clock for timestamps the API itself renders.
