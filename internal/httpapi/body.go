@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"mime"
 	"net/http"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/kycreview/kycreview"
@@ -38,17 +40,25 @@ func decodeObject(contentType string, body []byte) (map[string]json.RawMessage, 
 	if !isJSONMediaType(contentType) {
 		return nil, kycreview.Errorf(kycreview.EUNSUPPORTED, "Unsupported media type \"%s\" in request.", contentType)
 	}
+	// DRF reads the body through a streaming UTF-8 reader, which drops an
+	// incomplete sequence at the very end instead of failing on it.
+	body = body[:len(body)-truncatedTail(body)]
 	if !utf8.Valid(body) {
 		return nil, kycreview.Errorf(kycreview.EBADREQUEST, "JSON parse error - %s", invalidUTF8Message(body))
 	}
-	var probe any
+	// Syntax first, without decoding numbers: Python reads 1e400 as inf and
+	// keeps 400-digit integers, where a float64 would fail.
+	var probe json.RawMessage
 	if err := json.Unmarshal(body, &probe); err != nil {
 		return nil, kycreview.Errorf(kycreview.EBADREQUEST, "JSON parse error - %s", syntaxMessage(body, err))
 	}
-	switch probe.(type) {
-	case nil:
+	if err := checkIntDigits(body); err != nil {
+		return nil, err
+	}
+	switch probe[0] {
+	case 'n':
 		return nil, nonFieldError("No data provided")
-	case map[string]any:
+	case '{':
 	default:
 		return nil, nonFieldError("Invalid data. Expected a dictionary, but got " + pyTypeName(body) + ".")
 	}
@@ -59,6 +69,35 @@ func decodeObject(contentType string, body []byte) (map[string]json.RawMessage, 
 	return fields, nil
 }
 
+// maxIntDigits is Python's limit on converting integer text (3.10.7+):
+// json.loads refuses longer integer literals anywhere in the document.
+const maxIntDigits = 4300
+
+// checkIntDigits returns the parse error Python gives for an integer literal
+// longer than maxIntDigits. body is valid JSON.
+func checkIntDigits(body []byte) error {
+	if len(body) <= maxIntDigits {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF; the syntax was checked already
+		}
+		num, ok := tok.(json.Number)
+		if !ok || strings.ContainsAny(string(num), ".eE") {
+			continue
+		}
+		if digits := len(strings.TrimPrefix(string(num), "-")); digits > maxIntDigits {
+			return kycreview.Errorf(kycreview.EBADREQUEST,
+				"JSON parse error - Exceeds the limit (%d digits) for integer string conversion: value has %d digits; use sys.set_int_max_str_digits() to increase the limit",
+				maxIntDigits, digits)
+		}
+	}
+}
+
 func nonFieldError(msg string) error {
 	return kycreview.FieldErrors(map[string][]string{"non_field_errors": {msg}})
 }
@@ -66,8 +105,10 @@ func nonFieldError(msg string) error {
 // isJSONMediaType reports whether a Content-Type selects DRF's JSON parser:
 // application/json with any parameters, or a wildcard that matches it.
 func isJSONMediaType(contentType string) bool {
+	// Django skips parameters it cannot read, so a malformed parameter does
+	// not make the type itself unreadable.
 	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
+	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
 		return false
 	}
 	main, sub, _ := strings.Cut(mt, "/")
@@ -83,8 +124,10 @@ func syntaxMessage(body []byte, err error) string {
 	if errors.As(err, &se) {
 		offset = se.Offset
 		msg = se.Error()
-		if offset > 0 {
-			offset-- // Go reports the offset after the offending byte
+		// Go reports the offset after the offending byte; at the end of the
+		// input, like Python, it points just past the last one.
+		if offset > 0 && offset <= int64(len(body)) && !strings.HasPrefix(msg, "unexpected end") {
+			offset--
 		}
 	} else {
 		var ue *json.UnmarshalTypeError
@@ -98,17 +141,91 @@ func syntaxMessage(body []byte, err error) string {
 	return fmt.Sprintf("%s: line %d column %d (char %d)", msg, line, col, utf8.RuneCount(before))
 }
 
-// invalidUTF8Message is Python's UnicodeDecodeError text for the first byte
-// that is not UTF-8.
+// invalidUTF8Message is Python's UnicodeDecodeError text for the first
+// invalid sequence in body.
 func invalidUTF8Message(body []byte) string {
 	for i := 0; i < len(body); {
 		r, size := utf8.DecodeRune(body[i:])
-		if r == utf8.RuneError && size <= 1 {
-			return fmt.Sprintf("'utf-8' codec can't decode byte 0x%02x in position %d: invalid start byte", body[i], i)
+		if r != utf8.RuneError || size > 1 {
+			i += size
+			continue
 		}
-		i += size
+		n := invalidPrefixLen(body[i:])
+		reason := "invalid continuation byte"
+		if c := body[i]; c < 0xC2 || c > 0xF4 {
+			reason = "invalid start byte"
+		} else if i+n == len(body) {
+			reason = "unexpected end of data"
+		}
+		if n == 1 {
+			return fmt.Sprintf("'utf-8' codec can't decode byte 0x%02x in position %d: %s", body[i], i, reason)
+		}
+		return fmt.Sprintf("'utf-8' codec can't decode bytes in position %d-%d: %s", i, i+n-1, reason)
 	}
 	return "'utf-8' codec can't decode the body"
+}
+
+// truncatedTail returns the length of an incomplete but so far valid UTF-8
+// sequence at the end of b, or 0.
+func truncatedTail(b []byte) int {
+	for n := 1; n <= 3 && n <= len(b); n++ {
+		start := len(b) - n
+		if c := b[start]; c >= 0xC2 && c <= 0xF4 {
+			if r, _ := utf8.DecodeRune(b[start:]); r == utf8.RuneError && invalidPrefixLen(b[start:]) == n {
+				return n
+			}
+			return 0
+		}
+		if b[start] < 0x80 || b[start] > 0xBF {
+			return 0
+		}
+	}
+	return 0
+}
+
+// loneSurrogate returns the first UTF-16 surrogate escape in a JSON string
+// literal that is not half of a pair. Go's decoder would turn it into
+// U+FFFD silently; DRF refuses it.
+func loneSurrogate(raw []byte) (rune, bool) {
+	for i := 0; i+1 < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if raw[i+1] != 'u' || i+6 > len(raw) {
+			i++ // a two-character escape such as \\ or \"
+			continue
+		}
+		v, ok := hex4(raw[i+2 : i+6])
+		if !ok {
+			i++
+			continue
+		}
+		if v >= 0xD800 && v <= 0xDBFF {
+			if i+12 <= len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
+				if lo, ok := hex4(raw[i+8 : i+12]); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+					i += 11
+					continue
+				}
+			}
+			return v, true
+		}
+		if v >= 0xDC00 && v <= 0xDFFF {
+			return v, true
+		}
+		i += 5
+	}
+	return 0, false
+}
+
+func hex4(b []byte) (rune, bool) {
+	var v rune
+	for _, c := range b {
+		if !ishex(c) {
+			return 0, false
+		}
+		v = v<<4 | rune(unhex(c))
+	}
+	return v, true
 }
 
 // form validates a decoded object field by field, collecting DRF-shaped
@@ -174,6 +291,10 @@ func (f *form) char(name string, o charOpts) *string {
 			f.fail(name, "Not a valid string.")
 			return nil
 		}
+		if r, ok := loneSurrogate(raw); ok {
+			f.fail(name, fmt.Sprintf("Surrogate characters are not allowed: U+%X.", r))
+			return nil
+		}
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		s = pyStr(raw)
 	default:
@@ -207,26 +328,91 @@ func (f *form) status(name string, required bool, choices []kycreview.Status) *k
 	return &v
 }
 
-// uuid validates a DRF UUIDField, which accepts what Python's
-// uuid.UUID(hex=...) does, and returns the canonical lower-case form.
+// uuid validates a DRF UUIDField and returns the canonical lower-case form.
+// Like DRF it takes an integer (bools are integers in Python) as the UUID's
+// 128-bit value, and a string the way uuid.UUID(hex=...) reads it: "urn:"
+// and "uuid:" removed, then braces and hyphens, leaving 32 characters that
+// Python's int(s, 16) accepts.
 func (f *form) uuid(name string, required bool) string {
 	raw, ok := f.present(name, required, false)
 	if !ok {
 		return ""
 	}
-	var s string
-	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+	var n *big.Int
+	switch raw[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			s = strings.ReplaceAll(strings.ReplaceAll(s, "urn:", ""), "uuid:", "")
+			s = strings.ReplaceAll(strings.Trim(s, "{}"), "-", "")
+			if utf8.RuneCountInString(s) == 32 {
+				n = parsePyHex(s)
+			}
+		}
+	case 't', 'f':
+		n = big.NewInt(0)
+		if raw[0] == 't' {
+			n.SetInt64(1)
+		}
+	default:
+		if n, ok = new(big.Int).SetString(string(raw), 10); !ok {
+			n = nil
+		}
+	}
+	if n == nil || n.Sign() < 0 || n.BitLen() > 128 {
 		f.fail(name, "Must be a valid UUID.")
 		return ""
 	}
-	hex := strings.NewReplacer("urn:", "", "uuid:", "").Replace(s)
-	hex = strings.ReplaceAll(strings.Trim(hex, "{}"), "-", "")
-	if len(hex) != 32 || strings.IndexFunc(hex, func(r rune) bool { return r >= utf8.RuneSelf || !ishex(byte(r)) }) >= 0 {
-		f.fail(name, "Must be a valid UUID.")
-		return ""
+	h := fmt.Sprintf("%032x", n)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// parsePyHex is Python's int(s, 16): surrounding whitespace, a sign, an
+// optional 0x prefix, hex digits (decimal ones in any script) with single
+// underscores between them. It returns nil where Python raises ValueError.
+func parsePyHex(s string) *big.Int {
+	s = strings.TrimFunc(s, unicode.IsSpace)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
+	prefixed := len(s) >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')
+	if prefixed {
+		s = s[2:]
 	}
-	hex = strings.ToLower(hex)
-	return hex[0:8] + "-" + hex[8:12] + "-" + hex[12:16] + "-" + hex[16:20] + "-" + hex[20:32]
+	n := new(big.Int)
+	digits, lastUnderscore := 0, false
+	underscoreOK := prefixed // "0x_1f" is valid; "_1f", "1__f" and "1f_" are not
+	for _, r := range s {
+		if r == '_' {
+			if !underscoreOK {
+				return nil
+			}
+			underscoreOK, lastUnderscore = false, true
+			continue
+		}
+		var d int
+		switch {
+		case 'a' <= r && r <= 'f':
+			d = int(r-'a') + 10
+		case 'A' <= r && r <= 'F':
+			d = int(r-'A') + 10
+		default:
+			v, ok := digitValue(r)
+			if !ok {
+				return nil
+			}
+			d = v
+		}
+		n.Lsh(n, 4).Or(n, big.NewInt(int64(d)))
+		digits++
+		underscoreOK, lastUnderscore = true, false
+	}
+	if digits == 0 || lastUnderscore {
+		return nil
+	}
+	if neg {
+		n.Neg(n)
+	}
+	return n
 }
 
 // json validates a DRF JSONField: any JSON value, kept compact; nil for

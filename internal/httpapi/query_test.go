@@ -313,3 +313,21 @@ func TestIsPySpaceAllRunes(t *testing.T) {
 		}
 	}
 }
+
+// TestParsePyIntWhitespace checks every character str.isspace accepts:
+// int() strips them all from around the digits except U+001C–U+001F, which
+// it keeps (and then rejects) because it only converts non-ASCII characters.
+func TestParsePyIntWhitespace(t *testing.T) {
+	for _, r := range pySpaces {
+		wantOK := r < 0x1c || r > 0x1f
+		for _, s := range []string{string(r) + "12", "12" + string(r), string(r) + "12" + string(r)} {
+			n, ok := parsePyInt(s)
+			if ok != wantOK || (ok && n != 12) {
+				t.Errorf("parsePyInt(%q) = %d, %v; want ok=%v", s, n, ok, wantOK)
+			}
+		}
+		if _, ok := parsePyInt("1" + string(r) + "2"); ok {
+			t.Errorf("parsePyInt(%q) accepted inner whitespace", "1"+string(r)+"2")
+		}
+	}
+}

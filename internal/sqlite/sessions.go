@@ -98,16 +98,15 @@ func (t *tx) ListSessions(ctx context.Context, f kycreview.SessionFilter) ([]kyc
 		where = append(where, "vendor_data = ?")
 		args = append(args, *f.VendorData)
 	}
-	cond := strings.Join(where, " AND ")
+	countSQL, pageSQL := sessionListQueries(strings.Join(where, " AND "))
 	var count int
-	if err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE `+cond, args...).Scan(&count); err != nil {
+	if err := t.tx.QueryRowContext(ctx, countSQL, args...).Scan(&count); err != nil {
 		return nil, 0, translate(err)
 	}
 	if f.Offset >= count {
 		return []kycreview.Session{}, count, nil
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE `+cond+`
-		ORDER BY session_number DESC LIMIT ? OFFSET ?`, append(args, f.Limit, f.Offset)...)
+	rows, err := t.tx.QueryContext(ctx, pageSQL, append(args, f.Limit, f.Offset)...)
 	if err != nil {
 		return nil, 0, translate(err)
 	}
@@ -121,6 +120,13 @@ func (t *tx) ListSessions(ctx context.Context, f kycreview.SessionFilter) ([]kyc
 		out = append(out, s)
 	}
 	return out, count, translate(rows.Err())
+}
+
+// sessionListQueries returns the count and page queries of the session
+// list for a WHERE condition built only from fixed column names.
+func sessionListQueries(cond string) (count, page string) {
+	return `SELECT count(*) FROM sessions WHERE ` + cond,
+		`SELECT ` + sessionColumns + ` FROM sessions WHERE ` + cond + ` ORDER BY session_number DESC LIMIT ? OFFSET ?`
 }
 
 func nullString(v sql.NullString) *string {
