@@ -85,7 +85,7 @@ func appendEventJSON(dst []byte, v any, depth int) ([]byte, error) {
 			// no receiver can parse; refusing is safer than copying that.
 			return nil, fmt.Errorf("kycreview: event JSON: unsupported float value %v", v)
 		}
-		return append(dst, pyFloatRepr(v)...), nil
+		return append(dst, FormatPyFloat(v)...), nil
 	case map[string]any:
 		if v == nil {
 			return append(dst, "null"...), nil
@@ -277,11 +277,11 @@ func appendUEscape(dst []byte, r rune) []byte {
 		eventHexDigits[r>>12&0xF], eventHexDigits[r>>8&0xF], eventHexDigits[r>>4&0xF], eventHexDigits[r&0xF])
 }
 
-// pyFloatRepr formats f as Python's repr(float) does: the shortest digits
+// FormatPyFloat formats f as Python's repr(float) does: the shortest digits
 // that round-trip, in fixed notation with at least one digit after the point
 // when the decimal exponent is in [-4, 16), else in scientific notation with
 // a signed exponent of at least two digits (which is also Go's 'e' format).
-func pyFloatRepr(f float64) string {
+func FormatPyFloat(f float64) string {
 	if math.IsInf(f, 1) {
 		return "inf"
 	} else if math.IsInf(f, -1) {

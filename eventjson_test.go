@@ -163,8 +163,8 @@ func TestPyFloatRepr(t *testing.T) {
 		{math.NaN(), "nan"},
 	}
 	for _, tt := range tests {
-		if got := pyFloatRepr(tt.in); got != tt.want {
-			t.Errorf("pyFloatRepr(%v) = %q, want %q", tt.in, got, tt.want)
+		if got := FormatPyFloat(tt.in); got != tt.want {
+			t.Errorf("FormatPyFloat(%v) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

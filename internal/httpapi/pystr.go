@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/kycreview/kycreview"
 )
 
 // pyKind is the Python type json.loads gives a JSON value.
@@ -115,7 +117,7 @@ func (v *pyValue) writeRepr(b *strings.Builder) {
 			return
 		}
 		// Out-of-range literals give ±Inf here, as float() does in Python.
-		b.WriteString(pyFloatRepr(f))
+		b.WriteString(kycreview.FormatPyFloat(f))
 	case pyKindStr:
 		writePyStrRepr(b, v.str)
 	case pyKindList:
@@ -189,35 +191,6 @@ func writePyEscape(b *strings.Builder, letter byte, r rune, width int) {
 	for shift := 4 * (width - 1); shift >= 0; shift -= 4 {
 		b.WriteByte(digits[(r>>shift)&0xF])
 	}
-}
-
-// pyFloatRepr formats f as Python's repr(float) does: the shortest digits
-// that round-trip, in fixed notation with at least one digit after the point
-// when the decimal exponent is in [-4, 16), else in scientific notation with
-// a signed exponent of at least two digits (which is also Go's 'e' format).
-func pyFloatRepr(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	case math.IsNaN(f):
-		return "nan"
-	}
-	sci := strconv.FormatFloat(f, 'e', -1, 64)
-	exp := 0
-	if i := strings.LastIndexByte(sci, 'e'); i >= 0 {
-		// The exponent always parses: FormatFloat writes e±dd.
-		exp, _ = strconv.Atoi(sci[i+1:])
-	}
-	if exp < -4 || exp >= 16 {
-		return sci
-	}
-	fixed := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.Contains(fixed, ".") {
-		fixed += ".0"
-	}
-	return fixed
 }
 
 // maxPyDepth bounds the parser's recursion; json.Valid already refuses
