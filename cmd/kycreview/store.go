@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kycreview/kycreview/internal/postgres"
 	"github.com/kycreview/kycreview/internal/service"
 	"github.com/kycreview/kycreview/internal/sqlite"
 )
@@ -18,8 +19,10 @@ func openStore(ctx context.Context, dbURL string) (service.Store, error) {
 			return nil, &usageError{"--db sqlite: needs a file path, e.g. sqlite:kycreview.db"}
 		}
 		return sqlite.Open(ctx, path)
+	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
+		return postgres.Open(ctx, dbURL)
 	default:
-		return nil, &usageError{fmt.Sprintf("--db %q: expected sqlite:PATH", redact(dbURL))}
+		return nil, &usageError{fmt.Sprintf("--db %q: expected sqlite:PATH or a postgres:// URL", redact(dbURL))}
 	}
 }
 

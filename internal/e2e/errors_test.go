@@ -563,3 +563,28 @@ func TestHealthcheck(t *testing.T) {
 		}
 	}
 }
+
+// TestDotAndEmptyPathIDs: an empty, "." or ".." session id is a path id
+// that is not a UUID, so it is a JSON 404 like any other (SPEC §2), never a
+// redirect to a cleaned path, which would lose a POST body and answer
+// without authenticating.
+func TestDotAndEmptyPathIDs(t *testing.T) {
+	e := newEnv(t)
+	for _, id := range []string{"", ".", ".."} {
+		for _, r := range []struct{ method, path, body string }{
+			{"GET", "/v3/sessions/" + id + "/reviews/", ""},
+			{"POST", "/v3/sessions/" + id + "/reviews/", `{"new_status":"Approved"}`},
+			{"GET", "/v3/session/" + id + "/decision/", ""},
+			{"PATCH", "/v3/session/" + id + "/update-status/", `{"new_status":"Approved"}`},
+			{"DELETE", "/v3/session/" + id + "/delete/", ""},
+		} {
+			res := e.do(r.method, r.path, r.body, e.key(), jsonType)
+			if res.status != 404 || (res.body != detailSessionNotFound && res.body != detailPathNotFound) || res.header.Get("Location") != "" {
+				t.Errorf("%s %s: %d (Location %q) %q, want a JSON 404 and no redirect", r.method, r.path, res.status, res.header.Get("Location"), res.body)
+			}
+		}
+	}
+	if n := e.count(`SELECT count(*) FROM activities`); n != 0 {
+		t.Errorf("activities = %d, want 0", n)
+	}
+}

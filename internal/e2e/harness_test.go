@@ -3,18 +3,23 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for raw checks
 	"github.com/kycreview/kycreview"
 	"github.com/kycreview/kycreview/client"
 	"github.com/kycreview/kycreview/internal/httpapi"
+	"github.com/kycreview/kycreview/internal/postgres"
+	"github.com/kycreview/kycreview/internal/postgres/pgtest"
 	"github.com/kycreview/kycreview/internal/service"
 	"github.com/kycreview/kycreview/internal/sqlite"
 )
@@ -24,7 +29,8 @@ import (
 type env struct {
 	t       *testing.T
 	store   service.Store
-	dbPath  string
+	backend string // "sqlite" (the default) or "postgres"
+	dbURL   string // the raw connection's data source
 	svc     *service.Service
 	srv     *httptest.Server
 	url     string
@@ -46,14 +52,11 @@ func withPublicURL(u string) envOption { return func(e *env) { e.cfg.PublicURL =
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{t: t, dbPath: filepath.Join(t.TempDir(), "kycreview.db")}
+	e := &env{t: t, backend: os.Getenv("KYCREVIEW_E2E_BACKEND")}
 	for _, o := range opts {
 		o(e)
 	}
-	db, err := sqlite.Open(ctx, e.dbPath)
-	if err != nil {
-		t.Fatalf("open database: %v", err)
-	}
+	db := e.openStore(ctx)
 	e.store = db
 	e.svc = service.New(db, time.Now)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -69,6 +72,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		}
 		db.Close()
 	})
+	var err error
 	e.app, err = e.svc.CreateApplication(ctx, "Acme")
 	if err != nil {
 		t.Fatalf("create application: %v", err)
@@ -166,31 +170,105 @@ func expect(t *testing.T, got response, status int, body string) {
 	}
 }
 
-// count runs a COUNT query on the database file directly, bypassing the
-// service, to see exactly what was written.
-func (e *env) count(query string, args ...any) int {
+// openStore opens a fresh database of the selected backend. The e2e suite
+// runs on SQLite by default; KYCREVIEW_E2E_BACKEND=postgres runs it on a
+// fresh PostgreSQL database per test (see internal/postgres/pgtest).
+func (e *env) openStore(ctx context.Context) service.Store {
+	e.t.Helper()
+	switch e.backend {
+	case "", "sqlite":
+		e.backend = "sqlite"
+		path := filepath.Join(e.t.TempDir(), "kycreview.db")
+		e.dbURL = "file:" + path + "?_pragma=busy_timeout(10000)"
+		db, err := sqlite.Open(ctx, path)
+		if err != nil {
+			e.t.Fatalf("open SQLite: %v", err)
+		}
+		return db
+	case "postgres":
+		e.dbURL = pgtest.URL(e.t)
+		db, err := postgres.Open(ctx, e.dbURL)
+		if err != nil {
+			e.t.Fatalf("open PostgreSQL: %v", err)
+		}
+		return db
+	}
+	e.t.Fatalf("KYCREVIEW_E2E_BACKEND=%q: want sqlite or postgres", e.backend)
+	return nil
+}
+
+// raw returns a database/sql connection to the env's database that
+// bypasses the service, to see exactly what was written.
+func (e *env) raw() *sql.DB {
 	e.t.Helper()
 	if e.rawConn == nil {
-		db, err := sql.Open("sqlite", "file:"+e.dbPath+"?_pragma=busy_timeout(10000)")
+		driver := map[string]string{"sqlite": "sqlite", "postgres": "pgx"}[e.backend]
+		db, err := sql.Open(driver, e.dbURL)
 		if err != nil {
 			e.t.Fatalf("open raw connection: %v", err)
 		}
 		e.rawConn = db
 	}
+	return e.rawConn
+}
+
+// rebind turns ? placeholders into PostgreSQL's $1, $2, … when needed.
+func (e *env) rebind(query string) string {
+	if e.backend != "postgres" {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// count runs a COUNT query on the database directly.
+func (e *env) count(query string, args ...any) int {
+	e.t.Helper()
 	var n int
-	if err := e.rawConn.QueryRow(query, args...).Scan(&n); err != nil {
+	if err := e.raw().QueryRow(e.rebind(query), args...).Scan(&n); err != nil {
 		e.t.Fatalf("%s: %v", query, err)
 	}
 	return n
 }
 
-// exec runs a statement on the database file directly.
+// exec runs a statement on the database directly.
 func (e *env) exec(query string) {
 	e.t.Helper()
-	e.count("SELECT 0") // opens the raw connection
-	if _, err := e.rawConn.Exec(query); err != nil {
+	if _, err := e.raw().Exec(query); err != nil {
 		e.t.Fatalf("%s: %v", query, err)
 	}
+}
+
+// breakOutbox makes every insert into the webhook outbox fail, as a full
+// disk or a lost connection would, in the middle of a transaction.
+func (e *env) breakOutbox() {
+	e.t.Helper()
+	if e.backend == "postgres" {
+		e.exec(`CREATE FUNCTION fail_outbox() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`)
+		e.exec(`CREATE TRIGGER fail_outbox BEFORE INSERT ON webhook_outbox FOR EACH ROW EXECUTE FUNCTION fail_outbox()`)
+		return
+	}
+	e.exec(`CREATE TRIGGER fail_outbox BEFORE INSERT ON webhook_outbox BEGIN SELECT RAISE(ABORT, 'disk full'); END`)
+}
+
+// mendOutbox undoes breakOutbox.
+func (e *env) mendOutbox() {
+	e.t.Helper()
+	if e.backend == "postgres" {
+		e.exec(`DROP TRIGGER fail_outbox ON webhook_outbox`)
+		e.exec(`DROP FUNCTION fail_outbox()`)
+		return
+	}
+	e.exec(`DROP TRIGGER fail_outbox`)
 }
 
 func ptr[T any](v T) *T { return &v }

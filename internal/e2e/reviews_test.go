@@ -189,7 +189,7 @@ func TestConcurrentReviews(t *testing.T) {
 func TestFailedRequestWritesNothing(t *testing.T) {
 	e := newEnv(t)
 	id := e.newSession(kycreview.KindUser)
-	e.exec(`CREATE TRIGGER fail_outbox BEFORE INSERT ON webhook_outbox BEGIN SELECT RAISE(ABORT, 'disk full'); END`)
+	e.breakOutbox()
 	res := e.do("POST", "/v3/sessions/"+id+"/reviews/", `{"new_status":"Approved","comment":"@nobody@example.com"}`, e.key(), jsonType)
 	expect(t, res, 500, `{"detail":"Internal error."}`)
 	if strings.Contains(res.body, "disk full") {
@@ -198,7 +198,7 @@ func TestFailedRequestWritesNothing(t *testing.T) {
 	e.checkUntouched(id)
 
 	// Validation failures write nothing either.
-	e.exec(`DROP TRIGGER fail_outbox`)
+	e.mendOutbox()
 	for _, body := range []string{`{"new_status":"Resubmitted"}`, `{"new_status":"Approved","comment":[]}`, `[1]`, `{`} {
 		if res := e.do("POST", "/v3/sessions/"+id+"/reviews/", body, e.key(), jsonType); res.status != 400 {
 			t.Errorf("%s: status %d", body, res.status)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"path"
 	"time"
 
 	"github.com/kycreview/kycreview"
@@ -68,7 +69,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000)
 	}()
+	// ServeMux answers a path with "//", "." or ".." segments with a redirect
+	// to its cleaned form, which would lose a POST body and point a client
+	// somewhere it did not ask for. Such a path names no resource here.
+	if !isCleanPath(r.URL.Path) {
+		s.writeJSON(rec, http.StatusNotFound, detail("Not found."))
+		return
+	}
 	s.router.ServeHTTP(rec, r)
+}
+
+// isCleanPath reports whether p is already in the form ServeMux routes
+// without redirecting: absolute, with no empty, "." or ".." segment.
+func isCleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	if c := path.Clean(p); c != p && c+"/" != p {
+		return false
+	}
+	return true
 }
 
 // statusRecorder remembers the status written, for the request log.

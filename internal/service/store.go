@@ -26,7 +26,8 @@ type Store interface {
 
 // Tx is what the services may do inside a transaction. Methods that look a
 // single record up return an *kycreview.Error with code ENOTFOUND when it is
-// missing, never a zero value and nil.
+// missing, never a zero value and nil. An error from any Tx method ends the
+// transaction (PostgreSQL aborts it): return it, never carry on after it.
 type Tx interface {
 	// CreateApplication stores a new application.
 	CreateApplication(ctx context.Context, a kycreview.Application) error

@@ -1,0 +1,170 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/kycreview/kycreview"
+)
+
+const activityColumns = `pk, id::text, session_pk, seq, activity_type, actor_type, actor_id::text, actor_display, actor_email,
+	previous_status, new_status, comment, mentioned_emails, previous_value, new_value, changed_fields, metadata, created_at`
+
+// orderColumns maps the feed's orderable fields to columns. Only names found
+// here reach the SQL text, so ordering cannot be used for injection. Text
+// columns are compared byte by byte (COLLATE "C"), as SQLite compares them,
+// whatever the database's locale: "B" < "a" < "b", on both backends.
+var orderColumns = map[string]struct {
+	column   string
+	nullable bool
+}{
+	"uuid":            {"id", false}, // uuid order is the order of its lower-case text
+	"activity_type":   {`activity_type COLLATE "C"`, false},
+	"actor_display":   {`actor_display COLLATE "C"`, false},
+	"actor_email":     {`actor_email COLLATE "C"`, true},
+	"actor_type":      {`actor_type COLLATE "C"`, false},
+	"new_status":      {`new_status COLLATE "C"`, true},
+	"previous_status": {`previous_status COLLATE "C"`, true},
+	"comment":         {`comment COLLATE "C"`, true},
+	"created_at":      {"created_at", false},
+}
+
+// orderBy renders the ORDER BY clause for terms, ending with the insertion
+// order in the first term's direction so equal values keep a stable order
+// and pages never overlap. NULLs sort as the largest values; that is
+// PostgreSQL's default, spelled out so it is visibly the same rule SQLite's
+// clause states.
+func orderBy(terms []kycreview.OrderTerm) (string, error) {
+	if len(terms) == 0 {
+		terms = kycreview.DefaultFeedOrdering
+	}
+	parts := make([]string, 0, len(terms)+1)
+	for _, term := range terms {
+		col, ok := orderColumns[term.Field]
+		if !ok {
+			return "", fmt.Errorf("postgres: %q is not an orderable field", term.Field)
+		}
+		dir := " ASC"
+		if term.Desc {
+			dir = " DESC"
+		}
+		nulls := ""
+		if col.nullable {
+			nulls = " NULLS LAST"
+			if term.Desc {
+				nulls = " NULLS FIRST"
+			}
+		}
+		parts = append(parts, col.column+dir+nulls)
+	}
+	if terms[0].Desc {
+		parts = append(parts, "seq DESC")
+	} else {
+		parts = append(parts, "seq ASC")
+	}
+	return strings.Join(parts, ", "), nil
+}
+
+func (t *tx) InsertActivity(ctx context.Context, a *kycreview.Activity) error {
+	var actorID *string
+	if a.Actor.ID != "" {
+		actorID = &a.Actor.ID
+	}
+	err := t.tx.QueryRow(ctx, `INSERT INTO activities (id, session_pk, seq, activity_type, actor_type, actor_id,
+		actor_display, actor_email, previous_status, new_status, comment, mentioned_emails, previous_value, new_value,
+		changed_fields, metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		RETURNING pk`,
+		a.ID, a.SessionPK, a.Seq, string(a.Type), string(a.Actor.Type), actorID, a.Actor.Display, a.Actor.Email,
+		statusArg(a.PreviousStatus), statusArg(a.NewStatus), a.Comment, nonNil(a.MentionedEmails),
+		jsonArg(a.PreviousValue), jsonArg(a.NewValue), nonNil(a.ChangedFields), jsonArg(a.Metadata), utc(a.CreatedAt),
+	).Scan(&a.PK)
+	return translate(err)
+}
+
+func (t *tx) ListActivities(ctx context.Context, sessionPK int64, q kycreview.FeedQuery) ([]kycreview.Activity, error) {
+	order, err := orderBy(q.Ordering)
+	if err != nil {
+		return nil, err
+	}
+	return t.queryActivities(ctx, `SELECT `+activityColumns+` FROM activities WHERE session_pk = $1
+		ORDER BY `+order+` LIMIT $2 OFFSET $3`, sessionPK, q.Limit, q.Offset)
+}
+
+func (t *tx) ListStatusActivities(ctx context.Context, sessionPK int64) ([]kycreview.Activity, error) {
+	return t.queryActivities(ctx, `SELECT `+activityColumns+` FROM activities
+		WHERE session_pk = $1 AND new_status IS NOT NULL ORDER BY seq`, sessionPK)
+}
+
+func (t *tx) queryActivities(ctx context.Context, query string, args ...any) ([]kycreview.Activity, error) {
+	rows, err := t.tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	out := []kycreview.Activity{}
+	for rows.Next() {
+		a, err := scanActivity(rows)
+		if err != nil {
+			return nil, translate(err)
+		}
+		out = append(out, a)
+	}
+	return out, translate(rows.Err())
+}
+
+func scanActivity(rows pgx.Rows) (kycreview.Activity, error) {
+	var a kycreview.Activity
+	var actorID, prev, next *string
+	var prevValue, newValue, metadata []byte
+	err := rows.Scan(&a.PK, &a.ID, &a.SessionPK, &a.Seq, &a.Type, &a.Actor.Type, &actorID, &a.Actor.Display, &a.Actor.Email,
+		&prev, &next, &a.Comment, &a.MentionedEmails, &prevValue, &newValue, &a.ChangedFields, &metadata, &a.CreatedAt)
+	if err != nil {
+		return kycreview.Activity{}, err
+	}
+	if actorID != nil {
+		a.Actor.ID = *actorID
+	}
+	a.PreviousStatus, a.NewStatus = statusPtr(prev), statusPtr(next)
+	// Empty lists read back as empty, not nil, as they were written.
+	a.MentionedEmails, a.ChangedFields = nonNil(a.MentionedEmails), nonNil(a.ChangedFields)
+	a.PreviousValue, a.NewValue, a.Metadata = prevValue, newValue, metadata
+	a.CreatedAt = a.CreatedAt.UTC()
+	return a, nil
+}
+
+func (t *tx) InsertOutboxEvent(ctx context.Context, e *kycreview.OutboxEvent) error {
+	err := t.tx.QueryRow(ctx, `INSERT INTO webhook_outbox (id, application_id, session_pk, event_type, payload, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING pk`, e.ID, e.ApplicationID, e.SessionPK, e.Type, e.Payload,
+		utc(e.CreatedAt)).Scan(&e.PK)
+	return translate(err)
+}
+
+func (t *tx) InsertNotification(ctx context.Context, n *kycreview.Notification) error {
+	err := t.tx.QueryRow(ctx, `INSERT INTO notifications (id, application_id, activity_pk, user_id, created_at)
+		VALUES ($1, $2, $3, $4, $5) RETURNING pk`, n.ID, n.ApplicationID, n.ActivityPK, n.UserID, utc(n.CreatedAt)).Scan(&n.PK)
+	return translate(err)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func statusArg(s *kycreview.Status) any {
+	if s == nil {
+		return nil
+	}
+	return string(*s)
+}
+
+func statusPtr(v *string) *kycreview.Status {
+	if v == nil {
+		return nil
+	}
+	s := kycreview.Status(*v)
+	return &s
+}
