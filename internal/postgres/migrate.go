@@ -28,10 +28,22 @@ const migrationLock int64 = 0x6b79637265766965
 // versions are skipped, and the advisory lock makes concurrent callers wait
 // for each other.
 func (db *DB) Migrate(ctx context.Context) error {
+	files, err := migrationFiles()
+	if err != nil {
+		return err
+	}
+	// A service running as a least-privilege role (docs/least-privilege.sql)
+	// may not create anything: when every migration is applied already, only
+	// read, so such a role can start.
+	if done, err := db.allApplied(ctx, files); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	} else if done {
+		return nil
+	}
 	// Even CREATE TABLE IF NOT EXISTS fails when two sessions run it at the
 	// same moment (both insert the type into the catalog), so it too runs
 	// under the lock.
-	err := db.locked(ctx, func(t pgx.Tx) error {
+	err = db.locked(ctx, func(t pgx.Tx) error {
 		_, err := t.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    integer PRIMARY KEY,
 			name       text NOT NULL,
@@ -42,16 +54,30 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
-	files, err := migrationFiles()
-	if err != nil {
-		return err
-	}
 	for _, m := range files {
 		if err := db.apply(ctx, m); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// allApplied reports whether schema_migrations exists and records every
+// one of files.
+func (db *DB) allApplied(ctx context.Context, files []migration) (bool, error) {
+	var exists bool
+	if err := db.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+		return false, err
+	}
+	var want []int
+	for _, m := range files {
+		want = append(want, m.version)
+	}
+	var n int
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ANY($1)`, want).Scan(&n); err != nil {
+		return false, err
+	}
+	return n == len(files), nil
 }
 
 type migration struct {
