@@ -88,13 +88,22 @@ func (t *tx) ListActivities(ctx context.Context, sessionPK int64, q kycreview.Fe
 	if err != nil {
 		return nil, err
 	}
-	return t.queryActivities(ctx, `SELECT `+activityColumns+` FROM activities WHERE session_pk = $1
-		ORDER BY `+order+` LIMIT $2 OFFSET $3`, sessionPK, q.Limit, q.Offset)
+	return t.queryActivities(ctx, feedQuery(order), sessionPK, q.Limit, q.Offset)
 }
 
+// feedQuery is the feed page query for an ORDER BY clause. With the default
+// ordering it reads activities_session_created backwards and stops after the
+// page, so its cost does not depend on the table's size (docs/query-plans.md).
+func feedQuery(order string) string {
+	return `SELECT ` + activityColumns + ` FROM activities WHERE session_pk = $1 ORDER BY ` + order + ` LIMIT $2 OFFSET $3`
+}
+
+// statusRowsQuery lists a session's status rows through UNIQUE (session_pk, seq).
+const statusRowsQuery = `SELECT ` + activityColumns + ` FROM activities
+	WHERE session_pk = $1 AND new_status IS NOT NULL ORDER BY seq`
+
 func (t *tx) ListStatusActivities(ctx context.Context, sessionPK int64) ([]kycreview.Activity, error) {
-	return t.queryActivities(ctx, `SELECT `+activityColumns+` FROM activities
-		WHERE session_pk = $1 AND new_status IS NOT NULL ORDER BY seq`, sessionPK)
+	return t.queryActivities(ctx, statusRowsQuery, sessionPK)
 }
 
 func (t *tx) queryActivities(ctx context.Context, query string, args ...any) ([]kycreview.Activity, error) {
