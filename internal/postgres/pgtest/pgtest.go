@@ -93,3 +93,22 @@ func exec(ctx context.Context, admin, stmt string) error {
 	_, err = conn.Exec(ctx, stmt)
 	return err
 }
+
+// AnnounceSkip tells the person at the terminal that the PostgreSQL tests
+// will be skipped, and how to run them. A plain `go test ./...` shows no
+// output of packages that pass, skip messages included, so without this a
+// newcomer would never learn that part of the suite did not run. It writes
+// to the controlling terminal only: CI has none (and fails instead of
+// skipping), and redirected output stays clean.
+func AnnounceSkip() {
+	if os.Getenv(EnvURL) != "" || os.Getenv("CI") == "true" {
+		return
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
+	if err != nil {
+		return
+	}
+	defer tty.Close()
+	_, _ = tty.WriteString("kycreview: the PostgreSQL tests were skipped (" + EnvURL + " is not set). Run them with\n\t" +
+		EnvURL + "=" + Example + " go test ./...\n")
+}
