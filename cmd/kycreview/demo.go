@@ -134,21 +134,16 @@ func createDemo(ctx context.Context, svc *service.Service) (string, error) {
 			if st.comment != "" {
 				change.Comment = str(st.comment)
 			}
-			if err := svc.UpdateStatus(ctx, pipeline, sess.ID, fixed(change)); err != nil {
+			if err := svc.UpdateStatus(ctx, pipeline, sess.ID, service.Given(change, nil)); err != nil {
 				return "", err
 			}
 		}
 		if d.review != nil {
 			change := kycreview.Change{NewStatus: &d.review.status, Comment: str(d.review.comment)}
-			if _, err := svc.Review(ctx, client, sess.ID, fixed(change)); err != nil {
+			if _, err := svc.Review(ctx, client, sess.ID, service.Given(change, nil)); err != nil {
 				return "", err
 			}
 		}
 	}
 	return app.Token, nil
-}
-
-// fixed is a ChangeFunc for a change known in advance.
-func fixed(c kycreview.Change) service.ChangeFunc {
-	return func(kycreview.Session) (kycreview.Change, error) { return c, nil }
 }

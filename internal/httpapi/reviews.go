@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/kycreview/kycreview"
+	"github.com/kycreview/kycreview/internal/service"
 )
 
 // reviewResponse is the review POST's 201 body, as in the seed.
@@ -16,14 +17,8 @@ type reviewResponse struct {
 
 // postReview serves POST /v3/sessions/{session_id}/reviews/.
 func (s *Server) postReview(w http.ResponseWriter, r *http.Request) error {
-	body, bodyErr := s.readBody(w, r)
-	contentType := r.Header.Get("Content-Type")
-	row, err := s.svc.Review(r.Context(), apiKey(r.Context()), r.PathValue("session_id"), func(kycreview.Session) (kycreview.Change, error) {
-		if bodyErr != nil {
-			return kycreview.Change{}, bodyErr
-		}
-		return decodeChange(contentType, body, kycreview.ReviewStatuses)
-	})
+	change, bodyErr := s.readChange(w, r, kycreview.ReviewStatuses)
+	row, err := s.svc.Review(r.Context(), apiKey(r.Context()), r.PathValue("session_id"), service.Given(change, bodyErr))
 	if err != nil {
 		return err
 	}
@@ -34,6 +29,18 @@ func (s *Server) postReview(w http.ResponseWriter, r *http.Request) error {
 		CreatedAt: kycreview.FormatMilli(row.CreatedAt),
 	})
 	return nil
+}
+
+// readChange reads and validates a {new_status, comment} body before any
+// transaction starts, so no lock is held while a large body is parsed. The
+// service reports its errors only after auth and the session lookup, the
+// order in which DRF reports them.
+func (s *Server) readChange(w http.ResponseWriter, r *http.Request, choices []kycreview.Status) (kycreview.Change, error) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return kycreview.Change{}, err
+	}
+	return decodeChange(r.Header.Get("Content-Type"), body, choices)
 }
 
 // decodeChange validates a {new_status, comment} body, the shape both the

@@ -96,24 +96,18 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// patchStatus serves PATCH /v3/session/{session_id}/update-status/. The
-// session's current status is checked before the body, as Didit documents.
+// patchStatus serves PATCH /v3/session/{session_id}/update-status/. The body
+// is read first but its errors are reported after the session's current
+// status is checked, as Didit documents.
 func (s *Server) patchStatus(w http.ResponseWriter, r *http.Request) error {
-	body, bodyErr := s.readBody(w, r)
-	contentType := r.Header.Get("Content-Type")
 	key := apiKey(r.Context())
 	choices := kycreview.ManualDecisionStatuses
 	if key.Role == kycreview.RoleSystem {
 		choices = kycreview.Statuses
 	}
+	change, bodyErr := s.readChange(w, r, choices)
 	id := r.PathValue("session_id")
-	err := s.svc.UpdateStatus(r.Context(), key, id, func(kycreview.Session) (kycreview.Change, error) {
-		if bodyErr != nil {
-			return kycreview.Change{}, bodyErr
-		}
-		return decodeChange(contentType, body, choices)
-	})
-	if err != nil {
+	if err := s.svc.UpdateStatus(r.Context(), key, id, service.Given(change, bodyErr)); err != nil {
 		return err
 	}
 	s.writeJSON(w, http.StatusOK, map[string]string{"session_id": strings.ToLower(id)})

@@ -12,6 +12,12 @@ import (
 // whole request stays one transaction.
 type ChangeFunc func(kycreview.Session) (kycreview.Change, error)
 
+// Given is a ChangeFunc for an input decoded before the transaction: the
+// change, or the error that decoding it gave, reported in its turn.
+func Given(c kycreview.Change, err error) ChangeFunc {
+	return func(kycreview.Session) (kycreview.Change, error) { return c, err }
+}
+
 // Review records a review of a KYC session: the feed row, the new status,
 // the status.updated event and the mention notifications, all in one
 // transaction with the session locked.
