@@ -85,6 +85,8 @@ func TestCommandErrors(t *testing.T) {
 		{"duplicate user in another case", []string{"users", "create", "--app", appID, "--email", "ANA@example.com", "--name", "Ana", "--db", db}, "already exists", 1},
 		{"invalid email", []string{"users", "create", "--app", appID, "--email", "ana at example", "--name", "Ana", "--db", db}, "not a valid email address", 1},
 		{"email without a dot", []string{"users", "create", "--app", appID, "--email", "ana@localhost", "--name", "Ana", "--db", db}, "not a valid email address", 1},
+		{"NUL in a name", []string{"apps", "create", "--name", "Ac\x00me", "--db", db}, "Null characters are not allowed.", 1},
+		{"name too long", []string{"users", "create", "--app", appID, "--email", "zed@example.com", "--name", strings.Repeat("z", 201), "--db", db}, "no more than 200 characters", 1},
 		{"unsupported database URL", []string{"migrate", "--db", "mysql://u:secret@host/db"}, "mysql://u:xxxxx@host/db", 2},
 		{"empty sqlite path", []string{"migrate", "--db", "sqlite:"}, "needs a file path", 2},
 		{"bad public URL", []string{"serve", "--public-url", "ftp://x", "--db", db}, "must be an absolute http(s) URL", 2},

@@ -10,6 +10,9 @@ import (
 	"github.com/kycreview/kycreview"
 )
 
+// maxNameLength bounds application and console user names.
+const maxNameLength = 200
+
 // NewApplication is what creating an application returns: the application,
 // its first API key's token (shown once) and its two workflows.
 type NewApplication struct {
@@ -25,6 +28,9 @@ func (s *Service) CreateApplication(ctx context.Context, name string) (NewApplic
 	name = kycreview.TrimSpace(name)
 	if name == "" {
 		return NewApplication{}, kycreview.Errorf(kycreview.EINVALID, "application name is required")
+	}
+	if msgs := kycreview.CharFieldErrors(name, maxNameLength); msgs != nil {
+		return NewApplication{}, kycreview.Errorf(kycreview.EINVALID, "application name: %s", strings.Join(msgs, " "))
 	}
 	now := s.now().UTC()
 	out := NewApplication{
@@ -87,8 +93,12 @@ func (s *Service) CreateConsoleUser(ctx context.Context, appID, email, fullName 
 		!slices.Equal(kycreview.ParseMentions("@"+email), []string{strings.ToLower(email)}) {
 		return kycreview.ConsoleUser{}, kycreview.Errorf(kycreview.EINVALID, "%q is not a valid email address", email)
 	}
+	fullName = kycreview.TrimSpace(fullName)
+	if msgs := kycreview.CharFieldErrors(fullName, maxNameLength); msgs != nil {
+		return kycreview.ConsoleUser{}, kycreview.Errorf(kycreview.EINVALID, "full name: %s", strings.Join(msgs, " "))
+	}
 	now := s.now().UTC()
-	u := kycreview.ConsoleUser{ID: newID(), Email: email, FullName: kycreview.TrimSpace(fullName), CreatedAt: now}
+	u := kycreview.ConsoleUser{ID: newID(), Email: email, FullName: fullName, CreatedAt: now}
 	err := s.store.WriteTx(ctx, func(tx Tx) error {
 		if _, err := tx.FindApplication(ctx, appID); err != nil {
 			return err
