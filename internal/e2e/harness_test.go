@@ -27,7 +27,7 @@ import (
 // env is one running kycreview: a fresh database, the service, the API on a
 // loopback port, and one application with a client key.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	store   service.Store
 	backend string // "sqlite" (the default) or "postgres"
 	dbURL   string // the raw connection's data source
@@ -49,7 +49,7 @@ func withTrustedProxy() envOption { return func(e *env) { e.cfg.TrustForwardedHe
 // withPublicURL runs the API behind a configured public URL.
 func withPublicURL(u string) envOption { return func(e *env) { e.cfg.PublicURL = u } }
 
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, backend: os.Getenv("KYCREVIEW_E2E_BACKEND")}
@@ -83,7 +83,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 }
 
 // testWriter sends server logs to the test log in -v runs.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))

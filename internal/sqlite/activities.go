@@ -65,6 +65,10 @@ func orderBy(terms []kycreview.OrderTerm) (string, error) {
 	return strings.Join(parts, ", "), nil
 }
 
+const insertActivityQuery = `INSERT INTO activities (id, session_pk, seq, activity_type, actor_type, actor_id,
+	actor_display, actor_email, previous_status, new_status, comment, mentioned_emails, previous_value, new_value,
+	changed_fields, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk`
+
 func (t *tx) InsertActivity(ctx context.Context, a *kycreview.Activity) error {
 	mentions, err := json.Marshal(nonNil(a.MentionedEmails))
 	if err != nil {
@@ -78,9 +82,7 @@ func (t *tx) InsertActivity(ctx context.Context, a *kycreview.Activity) error {
 	if a.Actor.ID != "" {
 		actorID = a.Actor.ID
 	}
-	err = t.tx.QueryRowContext(ctx, `INSERT INTO activities (id, session_pk, seq, activity_type, actor_type, actor_id,
-		actor_display, actor_email, previous_status, new_status, comment, mentioned_emails, previous_value, new_value,
-		changed_fields, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk`,
+	err = t.queryRow(ctx, insertActivityQuery,
 		a.ID, a.SessionPK, a.Seq, string(a.Type), string(a.Actor.Type), actorID, a.Actor.Display, a.Actor.Email,
 		statusArg(a.PreviousStatus), statusArg(a.NewStatus), a.Comment, string(mentions),
 		rawArg(a.PreviousValue), rawArg(a.NewValue), string(changed), rawArg(a.Metadata), a.CreatedAt.UnixMicro(),
@@ -112,7 +114,7 @@ func (t *tx) ListStatusActivities(ctx context.Context, sessionPK int64) ([]kycre
 }
 
 func (t *tx) queryActivities(ctx context.Context, query string, args ...any) ([]kycreview.Activity, error) {
-	rows, err := t.tx.QueryContext(ctx, query, args...)
+	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -153,16 +155,20 @@ func scanActivity(rows *sql.Rows) (kycreview.Activity, error) {
 	return a, nil
 }
 
+const insertOutboxQuery = `INSERT INTO webhook_outbox (id, application_id, session_pk, event_type, payload, created_at)
+	VALUES (?, ?, ?, ?, ?, ?) RETURNING pk`
+
 func (t *tx) InsertOutboxEvent(ctx context.Context, e *kycreview.OutboxEvent) error {
-	err := t.tx.QueryRowContext(ctx, `INSERT INTO webhook_outbox (id, application_id, session_pk, event_type, payload, created_at)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING pk`, e.ID, e.ApplicationID, e.SessionPK, e.Type, string(e.Payload),
+	err := t.queryRow(ctx, insertOutboxQuery, e.ID, e.ApplicationID, e.SessionPK, e.Type, string(e.Payload),
 		e.CreatedAt.UnixMicro()).Scan(&e.PK)
 	return translate(err)
 }
 
+const insertNotificationQuery = `INSERT INTO notifications (id, application_id, activity_pk, user_id, created_at)
+	VALUES (?, ?, ?, ?, ?) RETURNING pk`
+
 func (t *tx) InsertNotification(ctx context.Context, n *kycreview.Notification) error {
-	err := t.tx.QueryRowContext(ctx, `INSERT INTO notifications (id, application_id, activity_pk, user_id, created_at)
-		VALUES (?, ?, ?, ?, ?) RETURNING pk`, n.ID, n.ApplicationID, n.ActivityPK, n.UserID, n.CreatedAt.UnixMicro()).Scan(&n.PK)
+	err := t.queryRow(ctx, insertNotificationQuery, n.ID, n.ApplicationID, n.ActivityPK, n.UserID, n.CreatedAt.UnixMicro()).Scan(&n.PK)
 	return translate(err)
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 func (t *tx) CreateApplication(ctx context.Context, a kycreview.Application) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO applications (id, name, created_at) VALUES (?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO applications (id, name, created_at) VALUES (?, ?, ?)`,
 		a.ID, a.Name, a.CreatedAt.UnixMicro())
 	return translate(err)
 }
@@ -26,7 +26,7 @@ func (t *tx) FindApplicationByName(ctx context.Context, name string) (kycreview.
 func (t *tx) findApplication(ctx context.Context, query string, arg any) (kycreview.Application, error) {
 	var a kycreview.Application
 	var created int64
-	err := t.tx.QueryRowContext(ctx, query, arg).Scan(&a.ID, &a.Name, &created)
+	err := t.queryRow(ctx, query, arg).Scan(&a.ID, &a.Name, &created)
 	if err != nil {
 		return kycreview.Application{}, notFound(err, "application")
 	}
@@ -36,21 +36,22 @@ func (t *tx) findApplication(ctx context.Context, query string, arg any) (kycrev
 
 func (t *tx) CountApplications(ctx context.Context) (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM applications`).Scan(&n)
+	err := t.queryRow(ctx, `SELECT count(*) FROM applications`).Scan(&n)
 	return n, translate(err)
 }
 
 func (t *tx) CreateWorkflow(ctx context.Context, w kycreview.Workflow) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO workflows (id, application_id, kind, name, created_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO workflows (id, application_id, kind, name, created_at) VALUES (?, ?, ?, ?, ?)`,
 		w.ID, w.ApplicationID, string(w.Kind), w.Name, w.CreatedAt.UnixMicro())
 	return translate(err)
 }
 
+const findWorkflowQuery = `SELECT id, application_id, kind, name, created_at FROM workflows WHERE application_id = ? AND id = ?`
+
 func (t *tx) FindWorkflow(ctx context.Context, appID, id string) (kycreview.Workflow, error) {
 	var w kycreview.Workflow
 	var created int64
-	err := t.tx.QueryRowContext(ctx, `SELECT id, application_id, kind, name, created_at FROM workflows
-		WHERE application_id = ? AND id = ?`, appID, id).Scan(&w.ID, &w.ApplicationID, &w.Kind, &w.Name, &created)
+	err := t.queryRow(ctx, findWorkflowQuery, appID, id).Scan(&w.ID, &w.ApplicationID, &w.Kind, &w.Name, &created)
 	if err != nil {
 		return kycreview.Workflow{}, notFound(err, "workflow")
 	}
@@ -59,7 +60,7 @@ func (t *tx) FindWorkflow(ctx context.Context, appID, id string) (kycreview.Work
 }
 
 func (t *tx) ListWorkflows(ctx context.Context, appID string) ([]kycreview.Workflow, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT id, application_id, kind, name, created_at FROM workflows
+	rows, err := t.query(ctx, `SELECT id, application_id, kind, name, created_at FROM workflows
 		WHERE application_id = ? ORDER BY created_at, kind`, appID)
 	if err != nil {
 		return nil, translate(err)
@@ -79,17 +80,18 @@ func (t *tx) ListWorkflows(ctx context.Context, appID string) ([]kycreview.Workf
 }
 
 func (t *tx) CreateAPIKey(ctx context.Context, k kycreview.APIKey) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO api_keys (id, application_id, role, lookup, hash, created_at)
+	_, err := t.exec(ctx, `INSERT INTO api_keys (id, application_id, role, lookup, hash, created_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, k.ID, k.ApplicationID, string(k.Role), k.Lookup, k.Hash, k.CreatedAt.UnixMicro())
 	return translate(err)
 }
+
+const findKeyQuery = `SELECT id, application_id, role, lookup, hash, created_at, revoked_at FROM api_keys WHERE lookup = ?`
 
 func (t *tx) FindAPIKeyByLookup(ctx context.Context, lookup string) (kycreview.APIKey, error) {
 	var k kycreview.APIKey
 	var created int64
 	var revoked sql.NullInt64
-	err := t.tx.QueryRowContext(ctx, `SELECT id, application_id, role, lookup, hash, created_at, revoked_at
-		FROM api_keys WHERE lookup = ?`, lookup).Scan(&k.ID, &k.ApplicationID, &k.Role, &k.Lookup, &k.Hash, &created, &revoked)
+	err := t.queryRow(ctx, findKeyQuery, lookup).Scan(&k.ID, &k.ApplicationID, &k.Role, &k.Lookup, &k.Hash, &created, &revoked)
 	if err != nil {
 		return kycreview.APIKey{}, notFound(err, "API key")
 	}
@@ -98,7 +100,7 @@ func (t *tx) FindAPIKeyByLookup(ctx context.Context, lookup string) (kycreview.A
 }
 
 func (t *tx) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, at.UnixMicro(), id)
+	res, err := t.exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, at.UnixMicro(), id)
 	if err != nil {
 		return translate(err)
 	}
@@ -111,7 +113,7 @@ func (t *tx) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 }
 
 func (t *tx) CreateConsoleUser(ctx context.Context, u kycreview.ConsoleUser) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO console_users (id, email, email_lower, full_name, created_at)
+	_, err := t.exec(ctx, `INSERT INTO console_users (id, email, email_lower, full_name, created_at)
 		VALUES (?, ?, ?, ?, ?)`, u.ID, u.Email, strings.ToLower(u.Email), u.FullName, u.CreatedAt.UnixMicro())
 	if kycreview.ErrorCode(translate(err)) == kycreview.ECONFLICT {
 		return kycreview.Errorf(kycreview.ECONFLICT, "a console user with email %s already exists", u.Email)
@@ -120,7 +122,7 @@ func (t *tx) CreateConsoleUser(ctx context.Context, u kycreview.ConsoleUser) err
 }
 
 func (t *tx) AddMember(ctx context.Context, appID, userID string, at time.Time) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO memberships (application_id, user_id, created_at) VALUES (?, ?, ?)
+	_, err := t.exec(ctx, `INSERT INTO memberships (application_id, user_id, created_at) VALUES (?, ?, ?)
 		ON CONFLICT DO NOTHING`, appID, userID, at.UnixMicro())
 	return translate(err)
 }
@@ -134,7 +136,7 @@ func (t *tx) FindMembersByEmail(ctx context.Context, appID string, emails []stri
 	for _, e := range emails {
 		args = append(args, e)
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT u.id, u.email, u.full_name, u.created_at, u.disabled_at
+	rows, err := t.query(ctx, `SELECT u.id, u.email, u.full_name, u.created_at, u.disabled_at
 		FROM console_users u JOIN memberships m ON m.user_id = u.id
 		WHERE m.application_id = ? AND u.email_lower IN (`+placeholders(len(emails))+`)`, args...)
 	if err != nil {

@@ -34,9 +34,17 @@ func scanSession(row interface{ Scan(...any) error }) (kycreview.Session, error)
 	return s, nil
 }
 
+const (
+	nextNumberQuery = `UPDATE applications SET next_session_number = next_session_number + 1
+	WHERE id = ? RETURNING next_session_number - 1`
+	insertSessionQuery = `INSERT INTO sessions (id, application_id, session_number, workflow_id, kind, status,
+	vendor_data, metadata, callback, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk`
+	findSessionQuery   = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = ? AND application_id = ? AND deleted_at IS NULL`
+	updateSessionQuery = `UPDATE sessions SET status = ?, activity_count = ?, last_activity_at = ? WHERE pk = ?`
+)
+
 func (t *tx) CreateSession(ctx context.Context, s *kycreview.Session) error {
-	err := t.tx.QueryRowContext(ctx, `UPDATE applications SET next_session_number = next_session_number + 1
-		WHERE id = ? RETURNING next_session_number - 1`, s.ApplicationID).Scan(&s.Number)
+	err := t.queryRow(ctx, nextNumberQuery, s.ApplicationID).Scan(&s.Number)
 	if err != nil {
 		return notFound(err, "application")
 	}
@@ -44,16 +52,14 @@ func (t *tx) CreateSession(ctx context.Context, s *kycreview.Session) error {
 	if s.Metadata != nil {
 		metadata = string(s.Metadata)
 	}
-	err = t.tx.QueryRowContext(ctx, `INSERT INTO sessions (id, application_id, session_number, workflow_id, kind, status,
-		vendor_data, metadata, callback, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk`,
+	err = t.queryRow(ctx, insertSessionQuery,
 		s.ID, s.ApplicationID, s.Number, s.WorkflowID, string(s.Kind), string(s.Status),
 		s.VendorData, metadata, s.Callback, s.CreatedAt.UnixMicro()).Scan(&s.PK)
 	return translate(err)
 }
 
 func (t *tx) FindSession(ctx context.Context, appID, id string) (kycreview.Session, error) {
-	s, err := scanSession(t.tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions
-		WHERE id = ? AND application_id = ? AND deleted_at IS NULL`, id, appID))
+	s, err := scanSession(t.queryRow(ctx, findSessionQuery, id, appID))
 	if err != nil {
 		return kycreview.Session{}, notFound(err, "session")
 	}
@@ -71,13 +77,12 @@ func (t *tx) UpdateSession(ctx context.Context, s kycreview.Session) error {
 	if !s.LastActivityAt.IsZero() {
 		last = s.LastActivityAt.UnixMicro()
 	}
-	_, err := t.tx.ExecContext(ctx, `UPDATE sessions SET status = ?, activity_count = ?, last_activity_at = ? WHERE pk = ?`,
-		string(s.Status), s.ActivityCount, last, s.PK)
+	_, err := t.exec(ctx, updateSessionQuery, string(s.Status), s.ActivityCount, last, s.PK)
 	return translate(err)
 }
 
 func (t *tx) DeleteSession(ctx context.Context, pk int64, at time.Time) error {
-	_, err := t.tx.ExecContext(ctx, `UPDATE sessions SET deleted_at = ? WHERE pk = ? AND deleted_at IS NULL`, at.UnixMicro(), pk)
+	_, err := t.exec(ctx, `UPDATE sessions SET deleted_at = ? WHERE pk = ? AND deleted_at IS NULL`, at.UnixMicro(), pk)
 	return translate(err)
 }
 
@@ -100,13 +105,13 @@ func (t *tx) ListSessions(ctx context.Context, f kycreview.SessionFilter) ([]kyc
 	}
 	countSQL, pageSQL := sessionListQueries(strings.Join(where, " AND "))
 	var count int
-	if err := t.tx.QueryRowContext(ctx, countSQL, args...).Scan(&count); err != nil {
+	if err := t.queryRow(ctx, countSQL, args...).Scan(&count); err != nil {
 		return nil, 0, translate(err)
 	}
 	if f.Offset >= count {
 		return []kycreview.Session{}, count, nil
 	}
-	rows, err := t.tx.QueryContext(ctx, pageSQL, append(args, f.Limit, f.Offset)...)
+	rows, err := t.query(ctx, pageSQL, append(args, f.Limit, f.Offset)...)
 	if err != nil {
 		return nil, 0, translate(err)
 	}

@@ -30,6 +30,8 @@ type DB struct {
 	path   string
 	writer *sql.DB
 	reader *sql.DB
+	// Prepared hot statements, one set per pool (see stmts.go).
+	writerStmts, readerStmts statements
 }
 
 var _ service.Store = (*DB)(nil)
@@ -85,11 +87,21 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if db.writerStmts, err = prepare(ctx, writer, hotQueries()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if db.readerStmts, err = prepare(ctx, reader, hotQueries()); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
 // Close closes both connection pools.
 func (db *DB) Close() error {
+	db.readerStmts.close()
+	db.writerStmts.close()
 	return errors.Join(db.reader.Close(), db.writer.Close())
 }
 
@@ -101,16 +113,16 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // ReadTx runs fn in a read transaction: one WAL snapshot throughout.
 func (db *DB) ReadTx(ctx context.Context, fn func(service.Tx) error) error {
-	return runTx(ctx, db.reader, fn)
+	return runTx(ctx, db.reader, db.readerStmts, fn)
 }
 
 // WriteTx runs fn in an IMMEDIATE transaction on the single writer
 // connection and commits if fn returns nil.
 func (db *DB) WriteTx(ctx context.Context, fn func(service.Tx) error) error {
-	return runTx(ctx, db.writer, fn)
+	return runTx(ctx, db.writer, db.writerStmts, fn)
 }
 
-func runTx(ctx context.Context, pool *sql.DB, fn func(service.Tx) error) (err error) {
+func runTx(ctx context.Context, pool *sql.DB, stmts statements, fn func(service.Tx) error) (err error) {
 	sqlTx, err := pool.BeginTx(ctx, nil)
 	if err != nil {
 		return translate(fmt.Errorf("sqlite: begin: %w", err))
@@ -120,7 +132,7 @@ func runTx(ctx context.Context, pool *sql.DB, fn func(service.Tx) error) (err er
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(&tx{tx: sqlTx}); err != nil {
+	if err := fn(&tx{tx: sqlTx, stmts: stmts}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -131,7 +143,8 @@ func runTx(ctx context.Context, pool *sql.DB, fn func(service.Tx) error) (err er
 
 // tx implements service.Tx over one SQLite transaction.
 type tx struct {
-	tx *sql.Tx
+	tx    *sql.Tx
+	stmts statements
 }
 
 var _ service.Tx = (*tx)(nil)

@@ -1,0 +1,72 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/kycreview/kycreview"
+)
+
+// Parsing SQL was a fifth of the CPU of a feed request: modernc.org/sqlite
+// prepares every statement it is given afresh. The statements on the hot
+// paths are therefore prepared once per pool at Open; database/sql then
+// prepares each on a connection the first time a transaction on that
+// connection uses it, and reuses it after. They must be prepared before any
+// transaction runs: preparing later needs a free connection, and the writer
+// pool has only the one the waiting transaction holds.
+
+// hotQueries are the statements every review or feed request runs.
+func hotQueries() []string {
+	defaultOrder, _ := orderBy(kycreview.DefaultFeedOrdering)               // cannot fail: known fields
+	oldestFirst, _ := orderBy([]kycreview.OrderTerm{{Field: "created_at"}}) // likewise
+	return []string{
+		findKeyQuery, findSessionQuery, updateSessionQuery, insertActivityQuery, insertOutboxQuery,
+		insertNotificationQuery, statusRowsQuery, feedQuery(defaultOrder), feedQuery(oldestFirst),
+		nextNumberQuery, insertSessionQuery, findWorkflowQuery,
+	}
+}
+
+// statements maps query text to its prepared statement on one pool.
+type statements map[string]*sql.Stmt
+
+func prepare(ctx context.Context, pool *sql.DB, queries []string) (statements, error) {
+	out := make(statements, len(queries))
+	for _, q := range queries {
+		st, err := pool.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: prepare %.40q…: %w", q, err)
+		}
+		out[q] = st
+	}
+	return out, nil
+}
+
+func (s statements) close() {
+	for _, st := range s {
+		st.Close()
+	}
+}
+
+// queryRow, query and exec run a statement in the transaction, through its
+// prepared form when it has one.
+func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.stmts[q]; st != nil {
+		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmts[q]; st != nil {
+		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, q, args...)
+}
+
+func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.stmts[q]; st != nil {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, q, args...)
+}
