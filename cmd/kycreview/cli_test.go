@@ -74,6 +74,7 @@ func TestCommandErrors(t *testing.T) {
 	}{
 		{"no command", nil, "no command", 2},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`, 2},
+		{"command and subcommand in one argument", []string{"apps create", "--name", "x", "--db", db}, `unknown command "apps create"`, 2},
 		{"group without subcommand", []string{"apps"}, "apps needs a subcommand", 2},
 		{"missing name", []string{"apps", "create", "--db", db}, "--name is required", 2},
 		{"blank name", []string{"apps", "create", "--name", "  ", "--db", db}, "--name is required", 2},

@@ -104,7 +104,7 @@ func startServer(t *testing.T, db string, extra ...string) *process {
 // and checks that every acknowledged write is there.
 func TestRestartKeepsData(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "kycreview.db")
-	app := mustJSON(t, nil, "apps create", "--name", "Acme", "--db", db)
+	app := mustJSON(t, nil, "apps", "create", "--name", "Acme", "--db", db)
 	ctx := context.Background()
 
 	p := startServer(t, db)

@@ -45,6 +45,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	cmd, rest := args[0], args[1:]
+	if strings.ContainsAny(cmd, " \t") {
+		return &usageError{fmt.Sprintf("unknown command %q (see kycreview --help)", cmd)}
+	}
 	if cmd == "apps" || cmd == "keys" || cmd == "users" {
 		if len(rest) == 0 {
 			return &usageError{fmt.Sprintf("%s needs a subcommand (see kycreview --help)", cmd)}

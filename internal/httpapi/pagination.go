@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,7 +42,9 @@ func parsePage(params []queryParam) page {
 // parseOrdering reads the ordering parameter as DRF's OrderingFilter does:
 // comma-separated terms, each stripped and optionally prefixed by one '-';
 // terms naming no orderable field are dropped silently, and if none is left
-// the default applies.
+// the default applies. A field named again is dropped too: it cannot change
+// an order its first mention already decided, and keeping it would let a
+// query string grow the ORDER BY without bound.
 func parseOrdering(params []queryParam, fields []string, def []kycreview.OrderTerm) []kycreview.OrderTerm {
 	v, _ := lastValue(params, "ordering")
 	var out []kycreview.OrderTerm
@@ -49,11 +52,8 @@ func parseOrdering(params []queryParam, fields []string, def []kycreview.OrderTe
 		term = strings.TrimFunc(term, isPySpace)
 		desc := strings.HasPrefix(term, "-")
 		name := strings.TrimPrefix(term, "-")
-		for _, f := range fields {
-			if name == f {
-				out = append(out, kycreview.OrderTerm{Field: name, Desc: desc})
-				break
-			}
+		if slices.Contains(fields, name) && !slices.ContainsFunc(out, func(t kycreview.OrderTerm) bool { return t.Field == name }) {
+			out = append(out, kycreview.OrderTerm{Field: name, Desc: desc})
 		}
 	}
 	if len(out) == 0 {

@@ -82,8 +82,12 @@ func TestParseOrdering(t *testing.T) {
 		{"lone minus", "ordering=-", def},
 		{"only commas", "ordering=,,,", def},
 		{"empty terms skipped", "ordering=,created_at,", []kycreview.OrderTerm{asc("created_at")}},
-		{"duplicates kept", "ordering=created_at,-created_at,created_at",
-			[]kycreview.OrderTerm{asc("created_at"), desc("created_at"), asc("created_at")}},
+		// A field named again cannot change the order; dropping it bounds the
+		// ORDER BY whatever the query string.
+		{"repeated fields dropped", "ordering=created_at,-created_at,comment,created_at,-comment",
+			[]kycreview.OrderTerm{asc("created_at"), asc("comment")}},
+		{"thousands of terms", "ordering=" + strings.Repeat("uuid,-comment,", 3000),
+			[]kycreview.OrderTerm{asc("uuid"), desc("comment")}},
 		{"related lookups refused", "ordering=session__status", def},
 		{"last value wins", "ordering=uuid&ordering=-comment", []kycreview.OrderTerm{desc("comment")}},
 		{"last value wins even if empty", "ordering=uuid&ordering=", def},

@@ -30,10 +30,22 @@ func newToken() (token, lookup string, hash []byte) {
 	return token, token[len(tokenPrefix) : len(tokenPrefix)+lookupLen], sum[:]
 }
 
+// isBase64URL reports whether s uses only the base64url alphabet, so that a
+// forged header never reaches the database as bytes it cannot store.
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // Authenticate returns the live API key whose token is token. Every failure
 // is the same ErrForbidden, so callers learn nothing about which keys exist.
 func (s *Service) Authenticate(ctx context.Context, token string) (kycreview.APIKey, error) {
-	if len(token) != tokenLen || !strings.HasPrefix(token, tokenPrefix) {
+	if len(token) != tokenLen || !strings.HasPrefix(token, tokenPrefix) || !isBase64URL(token[len(tokenPrefix):]) {
 		return kycreview.APIKey{}, kycreview.ErrForbidden
 	}
 	var key kycreview.APIKey

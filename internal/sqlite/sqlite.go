@@ -39,9 +39,12 @@ var _ service.Store = (*DB)(nil)
 // Open opens (creating if needed) the database file at path and applies any
 // pending migrations.
 func Open(ctx context.Context, path string) (*DB, error) {
-	if path == "" || strings.ContainsAny(path, "?#") {
+	if path == "" || strings.IndexByte(path, 0) >= 0 {
 		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
 	}
+	// The name is a URI: escape what SQLite or the driver would read as
+	// syntax, so "a%41b.db" opens a%41b.db and not aAb.db.
+	name := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	common := url.Values{}
 	common.Add("_pragma", "busy_timeout(10000)")
 	common.Add("_pragma", "foreign_keys(1)")
@@ -52,7 +55,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	for _, p := range common["_pragma"] {
 		w.Add("_pragma", p)
 	}
-	writer, err := sql.Open("sqlite", "file:"+path+"?"+w.Encode())
+	writer, err := sql.Open("sqlite", name+"?"+w.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -71,7 +74,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		r.Add("_pragma", p)
 	}
 	r.Add("_pragma", "query_only(1)")
-	reader, err := sql.Open("sqlite", "file:"+path+"?"+r.Encode())
+	reader, err := sql.Open("sqlite", name+"?"+r.Encode())
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -127,11 +130,9 @@ func runTx(ctx context.Context, pool *sql.DB, stmts statements, fn func(service.
 	if err != nil {
 		return translate(fmt.Errorf("sqlite: begin: %w", err))
 	}
-	defer func() {
-		if err != nil {
-			_ = sqlTx.Rollback()
-		}
-	}()
+	// Unconditional: after Commit it is a no-op, and if fn panics the single
+	// writer connection must not stay inside an open transaction.
+	defer sqlTx.Rollback() //nolint:errcheck // ErrTxDone after a commit
 	if err := fn(&tx{tx: sqlTx, stmts: stmts}); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -27,4 +28,24 @@ func TestConformance(t *testing.T) {
 			return s.(*sqlite.DB).ExecRaw(ctx, query)
 		},
 	})
+}
+
+// TestPathIsNotURISyntax: a file name is used as given, even when it holds
+// characters SQLite's URI names give a meaning to.
+func TestPathIsNotURISyntax(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a%41b?c#d.db")
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := os.Stat(path); err != nil {
+		entries, _ := os.ReadDir(dir)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("database not at %q: %v (the folder holds %v)", path, err, names)
+	}
 }
