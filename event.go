@@ -1,28 +1,71 @@
 package kycreview
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // EventStatusUpdated is the webhook event every status change queues.
 const EventStatusUpdated = "status.updated"
 
-// OutboxEvent is a webhook event written in the same transaction as the
-// change it reports, and delivered after commit by the dispatcher.
+// OutboxEvent is a webhook event, written in the same transaction as the
+// change it reports and delivered after commit by the dispatcher.
+//
+// It holds a reference, not a body: the body embeds the session's whole
+// status history, so storing it in every event would make each review cost
+// more than the last and the outbox grow with the square of a session's
+// history. The rows it is rendered from are immutable, so StatusUpdatedBody
+// gives the same bytes whenever it is called.
 type OutboxEvent struct {
 	PK            int64
 	ID            string // the event_id receivers deduplicate on
 	ApplicationID string
 	SessionPK     int64
-	Type          string
-	// Payload is the exact body that will be signed and sent.
-	Payload   []byte
+	// Seq is the feed row (of the session) whose change the event reports.
+	Seq       int64
+	Type      string
 	CreatedAt time.Time
 }
 
-// NewStatusUpdatedEvent builds the status.updated event for decision d, whose
-// session has just taken its current status at time at. The body's keys are
-// sorted and non-ASCII is escaped, as Didit's Python service sends it; the
-// full decision rides along for the statuses a receiver acts on.
-func NewStatusUpdatedEvent(eventID string, d Decision, at time.Time) (OutboxEvent, error) {
+// NewStatusUpdatedEvent is the status.updated event for feed row a of
+// session s.
+func NewStatusUpdatedEvent(eventID string, s Session, a Activity) OutboxEvent {
+	return OutboxEvent{
+		ID:            eventID,
+		ApplicationID: s.ApplicationID,
+		SessionPK:     s.PK,
+		Seq:           a.Seq,
+		Type:          EventStatusUpdated,
+		CreatedAt:     a.CreatedAt,
+	}
+}
+
+// RenderStatusUpdated renders event ev's body from its session and the
+// session's status rows (any superset of those up to the event's row): the
+// session as it was just after that row, with the reviews up to it.
+func RenderStatusUpdated(ev OutboxEvent, s Session, statusRows []Activity) ([]byte, error) {
+	var upTo []Activity
+	var row *Activity
+	for i, a := range statusRows {
+		if a.Seq <= ev.Seq {
+			upTo = append(upTo, a)
+		}
+		if a.Seq == ev.Seq {
+			row = &statusRows[i]
+		}
+	}
+	if row == nil || row.NewStatus == nil {
+		return nil, fmt.Errorf("kycreview: event %s: the session has no status row %d", ev.ID, ev.Seq)
+	}
+	s.Status = *row.NewStatus
+	return StatusUpdatedBody(ev.ID, Decision{Session: s, Reviews: upTo}, row.CreatedAt)
+}
+
+// StatusUpdatedBody is the status.updated body for decision d, whose session
+// took its current status at time at. Its keys are sorted and non-ASCII is
+// escaped, as Didit's Python service sends it; the full decision rides along
+// for the statuses a receiver acts on.
+func StatusUpdatedBody(eventID string, d Decision, at time.Time) ([]byte, error) {
 	s := d.Session
 	body := map[string]any{
 		"webhook_type": EventStatusUpdated,
@@ -41,18 +84,7 @@ func NewStatusUpdatedEvent(eventID string, d Decision, at time.Time) (OutboxEven
 	if s.Status.In(decisionStatuses) {
 		body["decision"] = d.View()
 	}
-	payload, err := MarshalEventJSON(body)
-	if err != nil {
-		return OutboxEvent{}, err
-	}
-	return OutboxEvent{
-		ID:            eventID,
-		ApplicationID: s.ApplicationID,
-		SessionPK:     s.PK,
-		Type:          EventStatusUpdated,
-		Payload:       payload,
-		CreatedAt:     at,
-	}, nil
+	return MarshalEventJSON(body)
 }
 
 // Notification tells a console user they were @mentioned in a feed row. It

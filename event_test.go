@@ -74,23 +74,12 @@ func TestNewStatusUpdatedEventBytes(t *testing.T) {
 		`"session_id":"8c2f3a14-7e9b-4d23-9e83-3f7d5e8a1c6d","status":"Approved","timestamp":1781223571,` +
 		`"vendor_data":"user-42 \u00f1","webhook_type":"status.updated","workflow_id":"b1d7e7c2-3f0a-4c55-9a3e-6f1e2d3c4b5a"}`
 
-	ev, err := NewStatusUpdatedEvent(eventTestEventID, eventTestDecision(StatusApproved), eventTestAt)
+	payload, err := StatusUpdatedBody(eventTestEventID, eventTestDecision(StatusApproved), eventTestAt)
 	if err != nil {
-		t.Fatalf("NewStatusUpdatedEvent: %v", err)
+		t.Fatalf("StatusUpdatedBody: %v", err)
 	}
-	if diff := cmp.Diff(want, string(ev.Payload)); diff != "" {
+	if diff := cmp.Diff(want, string(payload)); diff != "" {
 		t.Errorf("payload mismatch (-want +got):\n%s", diff)
-	}
-	wantEv := OutboxEvent{
-		ID:            eventTestEventID,
-		ApplicationID: "app-1",
-		SessionPK:     42,
-		Type:          "status.updated",
-		CreatedAt:     eventTestAt,
-	}
-	ev.Payload = nil
-	if diff := cmp.Diff(wantEv, ev); diff != "" {
-		t.Errorf("event mismatch (-want +got):\n%s", diff)
 	}
 }
 
@@ -118,19 +107,19 @@ func TestNewStatusUpdatedEventDecision(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.status), func(t *testing.T) {
-			ev, err := NewStatusUpdatedEvent(eventTestEventID, eventTestDecision(tt.status), eventTestAt)
+			payload, err := StatusUpdatedBody(eventTestEventID, eventTestDecision(tt.status), eventTestAt)
 			if err != nil {
-				t.Fatalf("NewStatusUpdatedEvent: %v", err)
+				t.Fatalf("StatusUpdatedBody: %v", err)
 			}
-			eventTestCheckWire(t, ev.Payload)
-			body := eventTestDecode(t, ev.Payload)
+			eventTestCheckWire(t, payload)
+			body := eventTestDecode(t, payload)
 
 			wantKeys := []string{"created_at", "event_id", "metadata", "session_id", "status", "timestamp", "vendor_data", "webhook_type", "workflow_id"}
 			if tt.wantDecision {
 				wantKeys = append(wantKeys, "decision")
 				slices.Sort(wantKeys)
 			}
-			if diff := cmp.Diff(wantKeys, eventTestTopKeys(t, ev.Payload)); diff != "" {
+			if diff := cmp.Diff(wantKeys, eventTestTopKeys(t, payload)); diff != "" {
 				t.Errorf("top-level keys mismatch (-want +got):\n%s", diff)
 			}
 
@@ -183,11 +172,11 @@ func TestNewStatusUpdatedEventNulls(t *testing.T) {
 		Kind: KindUser, Status: StatusDeclined, CreatedAt: time.Date(2026, 6, 10, 8, 0, 0, 123456789, time.UTC),
 	}}
 	at := eventTestAt.In(time.FixedZone("CEST", 2*60*60)).Add(999 * time.Millisecond)
-	ev, err := NewStatusUpdatedEvent("e-2", d, at)
+	payload, err := StatusUpdatedBody("e-2", d, at)
 	if err != nil {
-		t.Fatalf("NewStatusUpdatedEvent: %v", err)
+		t.Fatalf("StatusUpdatedBody: %v", err)
 	}
-	eventTestCheckWire(t, ev.Payload)
+	eventTestCheckWire(t, payload)
 	want := map[string]any{
 		"webhook_type": "status.updated",
 		"event_id":     "e-2",
@@ -212,11 +201,11 @@ func TestNewStatusUpdatedEventNulls(t *testing.T) {
 			"reviews":        []any{},
 		},
 	}
-	if diff := cmp.Diff(want, eventTestDecode(t, ev.Payload)); diff != "" {
+	if diff := cmp.Diff(want, eventTestDecode(t, payload)); diff != "" {
 		t.Errorf("decoded body mismatch (-want +got):\n%s", diff)
 	}
-	if !bytes.Contains(ev.Payload, []byte(`"reviews":[]`)) {
-		t.Errorf("payload %s: reviews should be [] not null", ev.Payload)
+	if !bytes.Contains(payload, []byte(`"reviews":[]`)) {
+		t.Errorf("payload %s: reviews should be [] not null", payload)
 	}
 }
 
@@ -239,13 +228,13 @@ func TestNewStatusUpdatedEventMetadataVerbatim(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := eventTestDecision(StatusInProgress)
 			d.Session.Metadata = json.RawMessage(tt.metadata)
-			ev, err := NewStatusUpdatedEvent(eventTestEventID, d, eventTestAt)
+			payload, err := StatusUpdatedBody(eventTestEventID, d, eventTestAt)
 			if err != nil {
-				t.Fatalf("NewStatusUpdatedEvent: %v", err)
+				t.Fatalf("StatusUpdatedBody: %v", err)
 			}
-			eventTestCheckWire(t, ev.Payload)
-			if !bytes.Contains(ev.Payload, []byte(`"metadata":`+tt.want+`,`)) {
-				t.Errorf("payload %s does not hold \"metadata\":%s", ev.Payload, tt.want)
+			eventTestCheckWire(t, payload)
+			if !bytes.Contains(payload, []byte(`"metadata":`+tt.want+`,`)) {
+				t.Errorf("payload %s does not hold \"metadata\":%s", payload, tt.want)
 			}
 		})
 	}
@@ -367,4 +356,42 @@ func eventTestDecode(t *testing.T, payload []byte) map[string]any {
 		t.Fatalf("decoding payload: %v\n%s", err, payload)
 	}
 	return m
+}
+
+// TestRenderStatusUpdated: an event renders the session as it was just
+// after its own row, whatever came later, and the same bytes every time.
+func TestRenderStatusUpdated(t *testing.T) {
+	d := eventTestDecision(StatusApproved) // the session as it is now, after four rows
+	for i := range d.Reviews {
+		d.Reviews[i].Seq = int64(i + 1)
+	}
+	ev := NewStatusUpdatedEvent(eventTestEventID, d.Session, d.Reviews[2]) // the Declined row
+	if ev.Seq != 3 || ev.SessionPK != 42 || ev.ApplicationID != "app-1" || ev.Type != EventStatusUpdated || !ev.CreatedAt.Equal(d.Reviews[2].CreatedAt) {
+		t.Fatalf("NewStatusUpdatedEvent = %+v", ev)
+	}
+	got, err := RenderStatusUpdated(ev, d.Session, d.Reviews)
+	if err != nil {
+		t.Fatal(err)
+	}
+	then := d.Session
+	then.Status = StatusDeclined
+	want, err := StatusUpdatedBody(eventTestEventID, Decision{Session: then, Reviews: d.Reviews[:3]}, d.Reviews[2].CreatedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("rendered\n%s\nwant\n%s", got, want)
+	}
+	body := eventTestDecode(t, got)
+	if body["status"] != "Declined" || len(body["decision"].(map[string]any)["reviews"].([]any)) != 2 {
+		t.Errorf("rendered body: %s", got)
+	}
+	again, _ := RenderStatusUpdated(ev, d.Session, d.Reviews)
+	if string(again) != string(got) {
+		t.Error("rendering twice gave different bytes")
+	}
+	ev.Seq = 2 // the comment-only row: not a status event
+	if _, err := RenderStatusUpdated(ev, d.Session, d.Reviews); err == nil {
+		t.Error("rendering an event whose row has no status succeeded")
+	}
 }

@@ -248,27 +248,27 @@ func (e *env) exec(query string) {
 	}
 }
 
-// breakOutbox makes every insert into the webhook outbox fail, as a full
-// disk or a lost connection would, in the middle of a transaction.
-func (e *env) breakOutbox() {
+// breakInserts makes every insert into table fail, as a full disk or a lost
+// connection would, in the middle of a transaction.
+func (e *env) breakInserts(table string) {
 	e.t.Helper()
 	if e.backend == "postgres" {
-		e.exec(`CREATE FUNCTION fail_outbox() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`)
-		e.exec(`CREATE TRIGGER fail_outbox BEFORE INSERT ON webhook_outbox FOR EACH ROW EXECUTE FUNCTION fail_outbox()`)
+		e.exec(`CREATE FUNCTION fail_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`)
+		e.exec(`CREATE TRIGGER fail_insert BEFORE INSERT ON ` + table + ` FOR EACH ROW EXECUTE FUNCTION fail_insert()`)
 		return
 	}
-	e.exec(`CREATE TRIGGER fail_outbox BEFORE INSERT ON webhook_outbox BEGIN SELECT RAISE(ABORT, 'disk full'); END`)
+	e.exec(`CREATE TRIGGER fail_insert BEFORE INSERT ON ` + table + ` BEGIN SELECT RAISE(ABORT, 'disk full'); END`)
 }
 
-// mendOutbox undoes breakOutbox.
-func (e *env) mendOutbox() {
+// mendInserts undoes breakInserts.
+func (e *env) mendInserts(table string) {
 	e.t.Helper()
 	if e.backend == "postgres" {
-		e.exec(`DROP TRIGGER fail_outbox ON webhook_outbox`)
-		e.exec(`DROP FUNCTION fail_outbox()`)
+		e.exec(`DROP TRIGGER fail_insert ON ` + table)
+		e.exec(`DROP FUNCTION fail_insert()`)
 		return
 	}
-	e.exec(`DROP TRIGGER fail_outbox`)
+	e.exec(`DROP TRIGGER fail_insert`)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -183,36 +183,47 @@ func TestConcurrentReviews(t *testing.T) {
 	}
 }
 
-// TestFailedRequestWritesNothing makes the outbox insert fail inside the
-// review's transaction (a trigger stands in for a full disk): the request
-// fails with a 500 and leaves no row, no status change and no event.
+// TestFailedRequestWritesNothing makes an insert fail inside the review's
+// transaction (a trigger stands in for a full disk), first the webhook
+// event's and then the last write of all, a mentioned user's notification:
+// the request fails with a 500 and leaves no row, no status change, no
+// event and no notification.
 func TestFailedRequestWritesNothing(t *testing.T) {
-	e := newEnv(t)
-	id := e.newSession(kycreview.KindUser)
-	e.breakOutbox()
-	res := e.do("POST", "/v3/sessions/"+id+"/reviews/", `{"new_status":"Approved","comment":"@nobody@example.com"}`, e.key(), jsonType)
-	expect(t, res, 500, `{"detail":"Internal error."}`)
-	if strings.Contains(res.body, "disk full") {
-		t.Error("the cause leaked into the response")
-	}
-	e.checkUntouched(id)
+	for _, table := range []string{"webhook_outbox", "notifications"} {
+		t.Run(table, func(t *testing.T) {
+			e := newEnv(t)
+			if _, err := e.svc.CreateConsoleUser(context.Background(), e.app.Application.ID, "ana@example.com", "Ana"); err != nil {
+				t.Fatal(err)
+			}
+			id := e.newSession(kycreview.KindUser)
+			body := `{"new_status":"Approved","comment":"checked; @ana@example.com please confirm"}`
+			e.breakInserts(table)
+			res := e.do("POST", "/v3/sessions/"+id+"/reviews/", body, e.key(), jsonType)
+			expect(t, res, 500, `{"detail":"Internal error."}`)
+			if strings.Contains(res.body, "disk full") {
+				t.Error("the cause leaked into the response")
+			}
+			e.checkUntouched(id)
 
-	// Validation failures write nothing either.
-	e.mendOutbox()
-	for _, body := range []string{`{"new_status":"Resubmitted"}`, `{"new_status":"Approved","comment":[]}`, `[1]`, `{`} {
-		if res := e.do("POST", "/v3/sessions/"+id+"/reviews/", body, e.key(), jsonType); res.status != 400 {
-			t.Errorf("%s: status %d", body, res.status)
-		}
-	}
-	e.checkUntouched(id)
+			// Validation failures write nothing either.
+			e.mendInserts(table)
+			for _, bad := range []string{`{"new_status":"Resubmitted"}`, `{"new_status":"Approved","comment":[]}`, `[1]`, `{`} {
+				if res := e.do("POST", "/v3/sessions/"+id+"/reviews/", bad, e.key(), jsonType); res.status != 400 {
+					t.Errorf("%s: status %d", bad, res.status)
+				}
+			}
+			e.checkUntouched(id)
 
-	// And with the fault gone the same review goes through.
-	res = e.do("POST", "/v3/sessions/"+id+"/reviews/", `{"new_status":"Approved"}`, e.key(), jsonType)
-	if res.status != 201 {
-		t.Fatalf("after the fault: %d %s", res.status, res.body)
-	}
-	if got := e.count(`SELECT count(*) FROM activities`); got != 1 {
-		t.Errorf("activities = %d, want 1", got)
+			// And with the fault gone the same review goes through, whole.
+			if res := e.do("POST", "/v3/sessions/"+id+"/reviews/", body, e.key(), jsonType); res.status != 201 {
+				t.Fatalf("after the fault: %d %s", res.status, res.body)
+			}
+			for _, q := range []string{`SELECT count(*) FROM activities`, `SELECT count(*) FROM webhook_outbox`, `SELECT count(*) FROM notifications`} {
+				if n := e.count(q); n != 1 {
+					t.Errorf("%s = %d, want 1", q, n)
+				}
+			}
+		})
 	}
 }
 

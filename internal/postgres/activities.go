@@ -144,10 +144,24 @@ func scanActivity(rows pgx.Rows) (kycreview.Activity, error) {
 }
 
 func (t *tx) InsertOutboxEvent(ctx context.Context, e *kycreview.OutboxEvent) error {
-	err := t.tx.QueryRow(ctx, `INSERT INTO webhook_outbox (id, application_id, session_pk, event_type, payload, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING pk`, e.ID, e.ApplicationID, e.SessionPK, e.Type, e.Payload,
+	err := t.tx.QueryRow(ctx, `INSERT INTO webhook_outbox (id, application_id, session_pk, seq, event_type, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING pk`, e.ID, e.ApplicationID, e.SessionPK, e.Seq, e.Type,
 		utc(e.CreatedAt)).Scan(&e.PK)
 	return translate(err)
+}
+
+func (t *tx) FindOutboxEvent(ctx context.Context, id string) (kycreview.OutboxEvent, error) {
+	if !canonicalUUID(id) {
+		return kycreview.OutboxEvent{}, kycreview.Errorf(kycreview.ENOTFOUND, "event not found")
+	}
+	var e kycreview.OutboxEvent
+	err := t.tx.QueryRow(ctx, `SELECT pk, id::text, application_id::text, session_pk, seq, event_type, created_at
+		FROM webhook_outbox WHERE id = $1`, id).Scan(&e.PK, &e.ID, &e.ApplicationID, &e.SessionPK, &e.Seq, &e.Type, &e.CreatedAt)
+	if err != nil {
+		return kycreview.OutboxEvent{}, notFound(err, "event")
+	}
+	e.CreatedAt = e.CreatedAt.UTC()
+	return e, nil
 }
 
 func (t *tx) InsertNotification(ctx context.Context, n *kycreview.Notification) error {

@@ -64,28 +64,6 @@ func (t *tx) FindWorkflow(ctx context.Context, appID, id string) (kycreview.Work
 	return w, nil
 }
 
-func (t *tx) ListWorkflows(ctx context.Context, appID string) ([]kycreview.Workflow, error) {
-	if !canonicalUUID(appID) {
-		return nil, nil
-	}
-	rows, err := t.tx.Query(ctx, `SELECT id::text, application_id::text, kind, name, created_at FROM workflows
-		WHERE application_id = $1 ORDER BY created_at, kind COLLATE "C"`, appID)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []kycreview.Workflow
-	for rows.Next() {
-		var w kycreview.Workflow
-		if err := rows.Scan(&w.ID, &w.ApplicationID, &w.Kind, &w.Name, &w.CreatedAt); err != nil {
-			return nil, translate(err)
-		}
-		w.CreatedAt = w.CreatedAt.UTC()
-		out = append(out, w)
-	}
-	return out, translate(rows.Err())
-}
-
 func (t *tx) CreateAPIKey(ctx context.Context, k kycreview.APIKey) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO api_keys (id, application_id, role, lookup, hash, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, k.ID, k.ApplicationID, string(k.Role), k.Lookup, k.Hash, utc(k.CreatedAt))

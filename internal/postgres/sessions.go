@@ -53,6 +53,14 @@ func (t *tx) FindSession(ctx context.Context, appID, id string) (kycreview.Sessi
 	return t.findSession(ctx, appID, id, "")
 }
 
+func (t *tx) FindSessionByPK(ctx context.Context, pk int64) (kycreview.Session, error) {
+	s, err := scanSession(t.tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE pk = $1`, pk))
+	if err != nil {
+		return kycreview.Session{}, notFound(err, "session")
+	}
+	return s, nil
+}
+
 // LockSession reads the session with SELECT … FOR UPDATE: a second
 // transaction locking the same session waits here until the first commits
 // or rolls back, then reads the row as it was left (READ COMMITTED re-reads

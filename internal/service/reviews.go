@@ -95,6 +95,31 @@ func (s *Service) Feed(ctx context.Context, key kycreview.APIKey, sessionID stri
 	return rows, count, err
 }
 
+// EventBody renders the body of the outbox event with the given id, as the
+// webhook dispatcher sends it: from the event's session and status rows,
+// which are immutable, so every attempt sends the same bytes. It works for
+// sessions deleted since, whose events are still owed.
+func (s *Service) EventBody(ctx context.Context, eventID string) ([]byte, error) {
+	var body []byte
+	err := s.store.ReadTx(ctx, func(tx Tx) error {
+		ev, err := tx.FindOutboxEvent(ctx, eventID)
+		if err != nil {
+			return err
+		}
+		sess, err := tx.FindSessionByPK(ctx, ev.SessionPK)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.ListStatusActivities(ctx, sess.PK)
+		if err != nil {
+			return err
+		}
+		body, err = kycreview.RenderStatusUpdated(ev, sess, rows)
+		return err
+	})
+	return body, err
+}
+
 // apply writes change c to the locked session sess: the feed row, the
 // session's new status and counters, the status.updated event when a status
 // is set, and a notification for each mentioned console user.
@@ -126,14 +151,7 @@ func (s *Service) apply(ctx context.Context, tx Tx, sess kycreview.Session, c ky
 	}
 
 	if c.NewStatus != nil {
-		reviews, err := tx.ListStatusActivities(ctx, sess.PK)
-		if err != nil {
-			return kycreview.Activity{}, err
-		}
-		ev, err := kycreview.NewStatusUpdatedEvent(newID(), kycreview.Decision{Session: sess, Reviews: reviews}, at)
-		if err != nil {
-			return kycreview.Activity{}, err
-		}
+		ev := kycreview.NewStatusUpdatedEvent(newID(), sess, row)
 		if err := tx.InsertOutboxEvent(ctx, &ev); err != nil {
 			return kycreview.Activity{}, err
 		}

@@ -42,8 +42,6 @@ type Tx interface {
 	CreateWorkflow(ctx context.Context, w kycreview.Workflow) error
 	// FindWorkflow returns the application's workflow with the given id.
 	FindWorkflow(ctx context.Context, appID, id string) (kycreview.Workflow, error)
-	// ListWorkflows returns the application's workflows, oldest first.
-	ListWorkflows(ctx context.Context, appID string) ([]kycreview.Workflow, error)
 
 	// CreateAPIKey stores a key (its hash, never its secret).
 	CreateAPIKey(ctx context.Context, k kycreview.APIKey) error
@@ -70,6 +68,9 @@ type Tx interface {
 	// LockSession is FindSession that also holds the session's row lock
 	// until the transaction ends, so changes to one session are serialised.
 	LockSession(ctx context.Context, appID, id string) (kycreview.Session, error)
+	// FindSessionByPK returns a session by its row id, deleted or not, for
+	// work owed on it after the fact (its webhook events).
+	FindSessionByPK(ctx context.Context, pk int64) (kycreview.Session, error)
 	// UpdateSession writes the session's status, activity count and last
 	// activity time.
 	UpdateSession(ctx context.Context, s kycreview.Session) error
@@ -89,6 +90,8 @@ type Tx interface {
 
 	// InsertOutboxEvent queues a webhook event.
 	InsertOutboxEvent(ctx context.Context, e *kycreview.OutboxEvent) error
+	// FindOutboxEvent returns the event with the given id.
+	FindOutboxEvent(ctx context.Context, id string) (kycreview.OutboxEvent, error)
 	// InsertNotification queues a mention notification.
 	InsertNotification(ctx context.Context, n *kycreview.Notification) error
 }

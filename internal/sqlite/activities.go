@@ -155,13 +155,25 @@ func scanActivity(rows *sql.Rows) (kycreview.Activity, error) {
 	return a, nil
 }
 
-const insertOutboxQuery = `INSERT INTO webhook_outbox (id, application_id, session_pk, event_type, payload, created_at)
+const insertOutboxQuery = `INSERT INTO webhook_outbox (id, application_id, session_pk, seq, event_type, created_at)
 	VALUES (?, ?, ?, ?, ?, ?) RETURNING pk`
 
 func (t *tx) InsertOutboxEvent(ctx context.Context, e *kycreview.OutboxEvent) error {
-	err := t.queryRow(ctx, insertOutboxQuery, e.ID, e.ApplicationID, e.SessionPK, e.Type, string(e.Payload),
+	err := t.queryRow(ctx, insertOutboxQuery, e.ID, e.ApplicationID, e.SessionPK, e.Seq, e.Type,
 		e.CreatedAt.UnixMicro()).Scan(&e.PK)
 	return translate(err)
+}
+
+func (t *tx) FindOutboxEvent(ctx context.Context, id string) (kycreview.OutboxEvent, error) {
+	var e kycreview.OutboxEvent
+	var created int64
+	err := t.queryRow(ctx, `SELECT pk, id, application_id, session_pk, seq, event_type, created_at FROM webhook_outbox WHERE id = ?`, id).
+		Scan(&e.PK, &e.ID, &e.ApplicationID, &e.SessionPK, &e.Seq, &e.Type, &created)
+	if err != nil {
+		return kycreview.OutboxEvent{}, notFound(err, "event")
+	}
+	e.CreatedAt = fromMicro(created)
+	return e, nil
 }
 
 const insertNotificationQuery = `INSERT INTO notifications (id, application_id, activity_pk, user_id, created_at)

@@ -59,26 +59,6 @@ func (t *tx) FindWorkflow(ctx context.Context, appID, id string) (kycreview.Work
 	return w, nil
 }
 
-func (t *tx) ListWorkflows(ctx context.Context, appID string) ([]kycreview.Workflow, error) {
-	rows, err := t.query(ctx, `SELECT id, application_id, kind, name, created_at FROM workflows
-		WHERE application_id = ? ORDER BY created_at, kind`, appID)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []kycreview.Workflow
-	for rows.Next() {
-		var w kycreview.Workflow
-		var created int64
-		if err := rows.Scan(&w.ID, &w.ApplicationID, &w.Kind, &w.Name, &created); err != nil {
-			return nil, translate(err)
-		}
-		w.CreatedAt = fromMicro(created)
-		out = append(out, w)
-	}
-	return out, translate(rows.Err())
-}
-
 func (t *tx) CreateAPIKey(ctx context.Context, k kycreview.APIKey) error {
 	_, err := t.exec(ctx, `INSERT INTO api_keys (id, application_id, role, lookup, hash, created_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, k.ID, k.ApplicationID, string(k.Role), k.Lookup, k.Hash, k.CreatedAt.UnixMicro())

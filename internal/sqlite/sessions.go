@@ -66,6 +66,14 @@ func (t *tx) FindSession(ctx context.Context, appID, id string) (kycreview.Sessi
 	return s, nil
 }
 
+func (t *tx) FindSessionByPK(ctx context.Context, pk int64) (kycreview.Session, error) {
+	s, err := scanSession(t.queryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE pk = ?`, pk))
+	if err != nil {
+		return kycreview.Session{}, notFound(err, "session")
+	}
+	return s, nil
+}
+
 // LockSession needs no row lock on SQLite: the write transaction began
 // IMMEDIATE and holds the database's single write lock until it ends.
 func (t *tx) LockSession(ctx context.Context, appID, id string) (kycreview.Session, error) {

@@ -258,7 +258,7 @@ func testRollback(t *testing.T, b Backend) {
 		if err := tx.UpdateSession(ctx, cur); err != nil {
 			return err
 		}
-		ev := kycreview.OutboxEvent{ID: uuid.NewString(), ApplicationID: a.app.ID, SessionPK: cur.PK, Type: kycreview.EventStatusUpdated, Payload: []byte(`{}`), CreatedAt: epoch}
+		ev := kycreview.OutboxEvent{ID: uuid.NewString(), ApplicationID: a.app.ID, SessionPK: cur.PK, Seq: 1, Type: kycreview.EventStatusUpdated, CreatedAt: epoch}
 		if err := tx.InsertOutboxEvent(ctx, &ev); err != nil {
 			return err
 		}
@@ -289,7 +289,7 @@ func testOutboxAndNotifications(t *testing.T, b Backend) {
 	sess := a.newSession(t, s, kycreview.KindUser)
 	row := appendRow(t, s, sess, kycreview.Activity{Type: kycreview.ActivityComment, Actor: kycreview.Actor{Type: kycreview.ActorSystem, Display: "System"}, CreatedAt: epoch})
 	user := kycreview.ConsoleUser{ID: uuid.NewString(), Email: "ana@example.com", FullName: "Ana", CreatedAt: epoch}
-	ev := kycreview.OutboxEvent{ID: uuid.NewString(), ApplicationID: a.app.ID, SessionPK: row.SessionPK, Type: kycreview.EventStatusUpdated, Payload: []byte(`{"a":"\u00e9"}`), CreatedAt: epoch}
+	ev := kycreview.OutboxEvent{ID: uuid.NewString(), ApplicationID: a.app.ID, SessionPK: row.SessionPK, Seq: row.Seq, Type: kycreview.EventStatusUpdated, CreatedAt: epoch.Add(time.Microsecond)}
 	n := kycreview.Notification{ID: uuid.NewString(), ApplicationID: a.app.ID, ActivityPK: row.PK, UserID: user.ID, CreatedAt: epoch}
 	write(t, s, func(tx service.Tx) error {
 		if err := tx.CreateConsoleUser(ctx, user); err != nil {
@@ -303,9 +303,25 @@ func testOutboxAndNotifications(t *testing.T, b Backend) {
 	if ev.PK == 0 || n.PK == 0 {
 		t.Errorf("PKs not assigned: event %d notification %d", ev.PK, n.PK)
 	}
+	read(t, s, func(tx service.Tx) error {
+		got, err := tx.FindOutboxEvent(ctx, ev.ID)
+		if diff := cmp.Diff(ev, got); err == nil && diff != "" {
+			t.Errorf("FindOutboxEvent (-want +got):\n%s", diff)
+		}
+		_, missing := tx.FindOutboxEvent(ctx, uuid.NewString())
+		wantCode(t, missing, kycreview.ENOTFOUND)
+		return err
+	})
+	// An event must name a row of its session's feed.
+	orphan := ev
+	orphan.ID, orphan.Seq = uuid.NewString(), 99
+	err := s.WriteTx(ctx, func(tx service.Tx) error { return tx.InsertOutboxEvent(ctx, &orphan) })
+	if err == nil {
+		t.Error("an event for a feed row that does not exist was stored")
+	}
 	// One notification per user per row.
 	dup := n
 	dup.ID = uuid.NewString()
-	err := s.WriteTx(ctx, func(tx service.Tx) error { return tx.InsertNotification(ctx, &dup) })
+	err = s.WriteTx(ctx, func(tx service.Tx) error { return tx.InsertNotification(ctx, &dup) })
 	wantCode(t, err, kycreview.ECONFLICT)
 }

@@ -93,6 +93,13 @@ func testSessionVisibility(t *testing.T, b Backend) {
 	read(t, s, func(tx service.Tx) error {
 		_, err := tx.FindSession(ctx, a.app.ID, sess.ID)
 		wantCode(t, err, kycreview.ENOTFOUND)
+		// Work owed on a deleted session (its webhook events) still finds it.
+		byPK, err := tx.FindSessionByPK(ctx, sess.PK)
+		if err != nil || byPK.ID != sess.ID || byPK.DeletedAt == nil {
+			t.Errorf("FindSessionByPK after delete: %+v, %v", byPK, err)
+		}
+		_, err = tx.FindSessionByPK(ctx, sess.PK+1000)
+		wantCode(t, err, kycreview.ENOTFOUND)
 		return nil
 	})
 }

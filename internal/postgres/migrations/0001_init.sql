@@ -5,9 +5,9 @@
 --   * public ids are uuid (read back as lower-case hyphenated text);
 --   * times are timestamptz, microsecond precision, written and read as UTC;
 --   * JSON the API echoes back (session and feed metadata, the status
---     snapshots) and the webhook payload, which is signed byte for byte, are
---     json, which keeps the text exactly as written; jsonb would reorder keys,
---     change number spellings and refuse \u0000;
+--     snapshots) is json, which keeps the text exactly as written (webhook
+--     bodies embed it and are signed byte for byte); jsonb would reorder
+--     keys, change number spellings and refuse \u0000;
 --   * the feed's email and field lists are text[].
 
 CREATE TABLE applications (
@@ -122,14 +122,18 @@ CREATE TRIGGER activities_no_update_delete BEFORE UPDATE OR DELETE ON activities
 CREATE TRIGGER activities_no_truncate BEFORE TRUNCATE ON activities
     FOR EACH STATEMENT EXECUTE FUNCTION activities_append_only();
 
+-- An event names the feed row it reports; its body is rendered from that
+-- row and the ones before it (immutable) when it is delivered, instead of
+-- storing the session's whole history again in every event.
 CREATE TABLE webhook_outbox (
     pk             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id             uuid NOT NULL UNIQUE,
     application_id uuid NOT NULL REFERENCES applications (id),
     session_pk     bigint NOT NULL REFERENCES sessions (pk),
+    seq            bigint NOT NULL,
     event_type     text NOT NULL,
-    payload        json NOT NULL,
-    created_at     timestamptz NOT NULL
+    created_at     timestamptz NOT NULL,
+    FOREIGN KEY (session_pk, seq) REFERENCES activities (session_pk, seq)
 );
 CREATE INDEX webhook_outbox_session ON webhook_outbox (session_pk, pk);
 

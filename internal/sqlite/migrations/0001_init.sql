@@ -106,14 +106,18 @@ BEGIN
     SELECT RAISE(ABORT, 'activities are append-only: DELETE is not allowed');
 END;
 
+-- An event names the feed row it reports; its body is rendered from that
+-- row and the ones before it (immutable) when it is delivered, instead of
+-- storing the session's whole history again in every event.
 CREATE TABLE webhook_outbox (
     pk             INTEGER PRIMARY KEY,
     id             TEXT NOT NULL UNIQUE,
     application_id TEXT NOT NULL REFERENCES applications (id),
     session_pk     INTEGER NOT NULL REFERENCES sessions (pk),
+    seq            INTEGER NOT NULL,
     event_type     TEXT NOT NULL,
-    payload        TEXT NOT NULL,
-    created_at     INTEGER NOT NULL
+    created_at     INTEGER NOT NULL,
+    FOREIGN KEY (session_pk, seq) REFERENCES activities (session_pk, seq)
 ) STRICT;
 CREATE INDEX webhook_outbox_session ON webhook_outbox (session_pk, pk);
 
