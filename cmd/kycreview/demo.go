@@ -134,13 +134,13 @@ func createDemo(ctx context.Context, svc *service.Service) (string, error) {
 			if st.comment != "" {
 				change.Comment = str(st.comment)
 			}
-			if err := svc.UpdateStatus(ctx, pipeline, sess.ID, service.Given(change, nil)); err != nil {
+			if err := svc.UpdateStatus(ctx, pipeline, sess.ID, change, nil); err != nil {
 				return "", err
 			}
 		}
 		if d.review != nil {
 			change := kycreview.Change{NewStatus: &d.review.status, Comment: str(d.review.comment)}
-			if _, err := svc.Review(ctx, client, sess.ID, service.Given(change, nil)); err != nil {
+			if _, err := svc.Review(ctx, client, sess.ID, change, nil); err != nil {
 				return "", err
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/kycreview/kycreview"
-	"github.com/kycreview/kycreview/internal/service"
 )
 
 // reviewResponse is the review POST's 201 body, as in the seed.
@@ -18,7 +17,7 @@ type reviewResponse struct {
 // postReview serves POST /v3/sessions/{session_id}/reviews/.
 func (s *Server) postReview(w http.ResponseWriter, r *http.Request) error {
 	change, bodyErr := s.readChange(w, r, kycreview.ReviewStatuses)
-	row, err := s.svc.Review(r.Context(), apiKey(r.Context()), r.PathValue("session_id"), service.Given(change, bodyErr))
+	row, err := s.svc.Review(r.Context(), apiKey(r.Context()), r.PathValue("session_id"), change, bodyErr)
 	if err != nil {
 		return err
 	}

@@ -118,7 +118,7 @@ func (s *Server) patchStatus(w http.ResponseWriter, r *http.Request) error {
 	}
 	change, bodyErr := s.readChange(w, r, choices)
 	id := r.PathValue("session_id")
-	if err := s.svc.UpdateStatus(r.Context(), key, id, service.Given(change, bodyErr)); err != nil {
+	if err := s.svc.UpdateStatus(r.Context(), key, id, change, bodyErr); err != nil {
 		return err
 	}
 	s.writeJSON(w, http.StatusOK, map[string]string{"session_id": strings.ToLower(id)})

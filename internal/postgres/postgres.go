@@ -13,6 +13,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -47,6 +49,12 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	// Durability does not depend on the server's default: a commit returns
 	// only once its WAL record is flushed on the primary.
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
+	// pgxpool's default, one connection per CPU with a floor of four, starves
+	// a request mix that waits on the network more than on the CPU. An
+	// explicit pool_max_conns in the URL wins.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, translate(fmt.Errorf("postgres: open: %w", err))

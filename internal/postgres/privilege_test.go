@@ -74,9 +74,7 @@ func TestLeastPrivilegeRole(t *testing.T) {
 	}
 	comment := "checked, @ana@example.com"
 	approved := kycreview.StatusApproved
-	if _, err := svc.Review(ctx, key, sess.ID, func(kycreview.Session) (kycreview.Change, error) {
-		return kycreview.Change{NewStatus: &approved, Comment: &comment}, nil
-	}); err != nil {
+	if _, err := svc.Review(ctx, key, sess.ID, kycreview.Change{NewStatus: &approved, Comment: &comment}, nil); err != nil {
 		t.Fatalf("review as the service role: %v", err)
 	}
 	if err := svc.DeleteSession(ctx, key, sess.ID); err != nil {

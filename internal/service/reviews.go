@@ -6,36 +6,28 @@ import (
 	"github.com/kycreview/kycreview"
 )
 
-// ChangeFunc turns the request's input into the change to apply, given the
-// session as it is under the lock. It lets the HTTP layer report a body's
-// errors only after auth and the session lookup, in DRF's order, while the
-// whole request stays one transaction.
-type ChangeFunc func(kycreview.Session) (kycreview.Change, error)
-
-// Given is a ChangeFunc for an input decoded before the transaction: the
-// change, or the error that decoding it gave, reported in its turn.
-func Given(c kycreview.Change, err error) ChangeFunc {
-	return func(kycreview.Session) (kycreview.Change, error) { return c, err }
-}
-
 // Review records a review of a KYC session: the feed row, the new status,
 // the status.updated event and the mention notifications, all in one
 // transaction with the session locked.
-func (s *Service) Review(ctx context.Context, key kycreview.APIKey, sessionID string, input ChangeFunc) (kycreview.Activity, error) {
+//
+// inputErr is what decoding the request's body gave. It is reported only
+// after the session is found, the order in which DRF reports errors, and
+// without taking the write lock: a flood of bad requests must not queue up
+// the good ones behind the single SQLite writer.
+func (s *Service) Review(ctx context.Context, key kycreview.APIKey, sessionID string, c kycreview.Change, inputErr error) (kycreview.Activity, error) {
+	if inputErr != nil {
+		return kycreview.Activity{}, s.refuse(ctx, key, sessionID, kycreview.KindUser, nil, inputErr)
+	}
+	if c.NewStatus == nil || !c.NewStatus.In(kycreview.ReviewStatuses) {
+		return kycreview.Activity{}, kycreview.Errorf(kycreview.EINVALID, "a review must set Approved, Declined or In Review")
+	}
+	c.Actor = kycreview.APIKeyActor(key.ID)
 	var row kycreview.Activity
-	err := s.store.WriteTx(ctx, func(tx Tx) error {
+	err := s.onSession(ctx, key, sessionID, func(tx Tx) error {
 		sess, err := lockVisible(ctx, tx, key.ApplicationID, sessionID, kycreview.KindUser)
 		if err != nil {
 			return err
 		}
-		c, err := input(sess)
-		if err != nil {
-			return err
-		}
-		if c.NewStatus == nil || !c.NewStatus.In(kycreview.ReviewStatuses) {
-			return kycreview.Errorf(kycreview.EINVALID, "a review must set Approved, Declined or In Review")
-		}
-		c.Actor = kycreview.APIKeyActor(key.ID)
 		row, err = s.apply(ctx, tx, sess, c)
 		return err
 	})
@@ -44,35 +36,81 @@ func (s *Service) Review(ctx context.Context, key kycreview.APIKey, sessionID st
 
 // UpdateStatus changes a session's status with PATCH …/update-status/. A
 // client key may only make a manual decision on a session that is ready for
-// one; a system key (the customer's pipeline) may set any status.
-func (s *Service) UpdateStatus(ctx context.Context, key kycreview.APIKey, sessionID string, input ChangeFunc) error {
-	return s.store.WriteTx(ctx, func(tx Tx) error {
+// one; a system key (the customer's pipeline) may set any status. The
+// session's current status is checked before inputErr, as Didit documents.
+func (s *Service) UpdateStatus(ctx context.Context, key kycreview.APIKey, sessionID string, c kycreview.Change, inputErr error) error {
+	if inputErr != nil {
+		return s.refuse(ctx, key, sessionID, "", updatable(key), inputErr)
+	}
+	if c.NewStatus == nil || !c.NewStatus.Valid() {
+		return kycreview.Errorf(kycreview.EINVALID, "new_status is not a status")
+	}
+	if key.Role != kycreview.RoleSystem && !c.NewStatus.In(kycreview.ManualDecisionStatuses) {
+		return kycreview.Errorf(kycreview.EINVALID, "a client key may only set Approved, Declined or Resubmitted")
+	}
+	c.Actor = kycreview.KeyActor(key)
+	return s.onSession(ctx, key, sessionID, func(tx Tx) error {
 		sess, err := lockVisible(ctx, tx, key.ApplicationID, sessionID, "")
 		if err != nil {
 			return err
 		}
+		if err := updatable(key)(sess); err != nil {
+			return err
+		}
+		if *c.NewStatus == sess.Status {
+			return &kycreview.Error{Code: kycreview.EINVALID, List: []string{"The new status is the same as the current status."}}
+		}
+		_, err = s.apply(ctx, tx, sess, c)
+		return err
+	})
+}
+
+// updatable is the check a session's current status must pass before key
+// may change it: none for a system key.
+func updatable(key kycreview.APIKey) func(kycreview.Session) error {
+	return func(sess kycreview.Session) error {
 		if key.Role != kycreview.RoleSystem && !sess.Status.In(kycreview.UpdatableStatuses) {
 			return kycreview.Errorf(kycreview.EINVALID,
 				"Only sessions with status Approved, Declined, In Review, Kyc Expired, Abandoned, Resubmitted can be updated. Current status: %s",
 				sess.Status)
 		}
-		c, err := input(sess)
-		if err != nil {
-			return err
+		return nil
+	}
+}
+
+// refuse answers a write whose input is invalid in DRF's order, reading
+// only: the session's absence first, then its state (check), then the
+// input's error.
+func (s *Service) refuse(ctx context.Context, key kycreview.APIKey, sessionID string, kind kycreview.Kind, check func(kycreview.Session) error, inputErr error) error {
+	err := s.store.ReadTx(ctx, func(tx Tx) error {
+		sess, err := findVisible(ctx, tx, key.ApplicationID, sessionID, kind)
+		if err == nil && check != nil {
+			err = check(sess)
 		}
-		if c.NewStatus == nil || !c.NewStatus.Valid() {
-			return kycreview.Errorf(kycreview.EINVALID, "new_status is not a status")
-		}
-		if key.Role != kycreview.RoleSystem && !c.NewStatus.In(kycreview.ManualDecisionStatuses) {
-			return kycreview.Errorf(kycreview.EINVALID, "a client key may only set Approved, Declined or Resubmitted")
-		}
-		if *c.NewStatus == sess.Status {
-			return &kycreview.Error{Code: kycreview.EINVALID, List: []string{"The new status is the same as the current status."}}
-		}
-		c.Actor = kycreview.KeyActor(key)
-		_, err = s.apply(ctx, tx, sess, c)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	return inputErr
+}
+
+// onSession runs fn in a write transaction, one at a time per session in
+// this process. Changes to a session are serialised by its database lock
+// anyway; queueing them here first means a burst on one session holds one
+// database connection, not the whole pool, so other sessions' requests and
+// the healthcheck still get through.
+func (s *Service) onSession(ctx context.Context, key kycreview.APIKey, sessionID string, fn func(Tx) error) error {
+	id, ok := canonicalUUID(sessionID)
+	if !ok {
+		return kycreview.ErrSessionNotFound
+	}
+	unlock, err := s.locks.lock(ctx, key.ApplicationID+"/"+id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.store.WriteTx(ctx, fn)
 }
 
 // Feed returns one page of a KYC session's feed and the feed's total count.

@@ -11,6 +11,7 @@ import (
 type Service struct {
 	store Store
 	now   func() time.Time
+	locks keyedMutex
 }
 
 // New returns a Service over store. now is the clock (time.Now in

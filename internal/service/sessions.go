@@ -75,7 +75,7 @@ func (s *Service) ListSessions(ctx context.Context, key kycreview.APIKey, f kycr
 // DeleteSession soft-deletes a session: it disappears from the API, its
 // audit rows stay.
 func (s *Service) DeleteSession(ctx context.Context, key kycreview.APIKey, sessionID string) error {
-	return s.store.WriteTx(ctx, func(tx Tx) error {
+	return s.onSession(ctx, key, sessionID, func(tx Tx) error {
 		sess, err := lockVisible(ctx, tx, key.ApplicationID, sessionID, "")
 		if err != nil {
 			return err
