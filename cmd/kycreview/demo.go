@@ -41,20 +41,29 @@ func seedDemo(ctx context.Context, svc *service.Service, baseURL string, w io.Wr
 	if err != nil {
 		return err
 	}
-	sessions, _, err := svc.ListSessions(ctx, key, kycreview.SessionFilter{
-		Kinds: []kycreview.Kind{kycreview.KindUser}, Statuses: []kycreview.Status{kycreview.StatusInReview}, Limit: 1,
-	})
-	if err != nil {
-		return err
+	// A session in review if there is one; after the walk-through has
+	// approved it, the newest KYC session, which the commands work on too.
+	var sess kycreview.Session
+	for _, statuses := range [][]kycreview.Status{{kycreview.StatusInReview}, nil} {
+		found, _, err := svc.ListSessions(ctx, key, kycreview.SessionFilter{
+			Kinds: []kycreview.Kind{kycreview.KindUser}, Statuses: statuses, Limit: 1,
+		})
+		if err != nil {
+			return err
+		}
+		if len(found) > 0 {
+			sess = found[0]
+			break
+		}
 	}
-	if len(sessions) == 0 {
-		return fmt.Errorf("the demo application has no session in review")
+	if sess.ID == "" {
+		return fmt.Errorf("the demo application has no KYC session (was its seeding interrupted?); start on a fresh database file")
 	}
-	id := sessions[0].ID
+	id := sess.ID
 	fmt.Fprintf(w, `
 kycreview demo application
   API key:  %[1]s
-  Session:  %[2]s (In Review)
+  Session:  %[2]s (%[4]s)
 
 Read its activity feed, oldest first:
   curl -s '%[3]s/v3/sessions/%[2]s/reviews/?ordering=created_at' -H 'x-api-key: %[1]s'
@@ -67,7 +76,7 @@ Approve it with a comment that mentions a console user:
 List the application's sessions:
   curl -s '%[3]s/v3/sessions/' -H 'x-api-key: %[1]s'
 
-`, token, id, baseURL)
+`, token, id, baseURL, sess.Status)
 	return nil
 }
 

@@ -164,18 +164,7 @@ func TestRestartKeepsData(t *testing.T) {
 func TestServeDemo(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "kycreview.db")
 	ctx := context.Background()
-	var stdout syncWriter
-	runCtx, cancel := context.WithCancel(ctx)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(runCtx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--db", db},
-			func(string) string { return "" }, &stdout, io.Discard)
-	}()
-	key, session := waitDemo(t, &stdout)
-	cancel()
-	if err := <-errc; err != nil {
-		t.Fatalf("serve --demo: %v", err)
-	}
+	key, session := runDemo(t, db)
 
 	p := startServer(t, db)
 	c := client.New("http://"+p.addr, key)
@@ -197,6 +186,38 @@ func TestServeDemo(t *testing.T) {
 	if len(statuses) < 3 {
 		t.Errorf("demo sessions cover only %v", statuses)
 	}
+
+	// The README's walk-through approves the session in review. Started
+	// again, --demo still hands out a new key that works, and a session.
+	if _, err := c.CreateReview(ctx, session, client.ReviewRequest{NewStatus: "Approved"}); err != nil {
+		t.Fatal(err)
+	}
+	key2, session2 := runDemo(t, db)
+	if key2 == key {
+		t.Error("the second start printed the same key")
+	}
+	if _, err := client.New("http://"+p.addr, key2).Feed(ctx, session2, client.FeedParams{}); err != nil {
+		t.Errorf("the second start's key and session: %v", err)
+	}
+}
+
+// runDemo runs serve --demo in-process until it has printed its key and
+// session, then stops it.
+func runDemo(t *testing.T, db string) (key, session string) {
+	t.Helper()
+	var stdout syncWriter
+	runCtx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(runCtx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--db", db},
+			func(string) string { return "" }, &stdout, io.Discard)
+	}()
+	key, session = waitDemo(t, &stdout, errc)
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("serve --demo: %v", err)
+	}
+	return key, session
 }
 
 // syncWriter is a buffer a goroutine writes while the test reads it.
@@ -217,10 +238,15 @@ func (s *syncWriter) String() string {
 	return s.b.String()
 }
 
-func waitDemo(t *testing.T, out *syncWriter) (key, session string) {
+func waitDemo(t *testing.T, out *syncWriter, errc chan error) (key, session string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
+		select {
+		case err := <-errc:
+			t.Fatalf("serve --demo stopped early: %v\n%s", err, out.String())
+		default:
+		}
 		text := out.String()
 		if i := strings.Index(text, "List the application's sessions"); i >= 0 {
 			for _, line := range strings.Split(text, "\n") {
