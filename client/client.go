@@ -104,15 +104,21 @@ func (c *Client) resolve(link string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("client: bad page link %q: %w", link, err)
 	}
+	base, err := url.Parse(c.baseURL + "/")
+	if err != nil {
+		return "", fmt.Errorf("client: bad base URL %q: %w", c.baseURL, err)
+	}
 	if u.IsAbs() {
 		if u.Scheme != "http" && u.Scheme != "https" {
 			return "", fmt.Errorf("client: page link %q is not http(s)", link)
 		}
+		// The request carries the API key: never to another origin than the
+		// one the client was given, whatever a response says.
+		if !strings.EqualFold(u.Scheme, base.Scheme) || !strings.EqualFold(u.Host, base.Host) {
+			return "", fmt.Errorf("client: page link %q is on %s://%s, not on the client's %s://%s; "+
+				"create the client with the server's public URL", link, u.Scheme, u.Host, base.Scheme, base.Host)
+		}
 		return link, nil // verbatim: re-encoding could alter the server's query
-	}
-	base, err := url.Parse(c.baseURL + "/")
-	if err != nil {
-		return "", fmt.Errorf("client: bad base URL %q: %w", c.baseURL, err)
 	}
 	return base.ResolveReference(u).String(), nil
 }

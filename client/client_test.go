@@ -33,7 +33,11 @@ func TestResolve(t *testing.T) {
 		want    string
 		wantErr bool
 	}{
-		{link: "http://kyc.example.com/v3/sessions/x/reviews/?limit=2&offset=2", want: "http://kyc.example.com/v3/sessions/x/reviews/?limit=2&offset=2"},
+		{link: "http://127.0.0.1:8080/v3/sessions/x/reviews/?limit=2&offset=2", want: "http://127.0.0.1:8080/v3/sessions/x/reviews/?limit=2&offset=2"},
+		// The key is never sent to another origin, whatever the server says.
+		{link: "http://kyc.example.com/v3/sessions/x/reviews/?limit=2&offset=2", wantErr: true},
+		{link: "https://127.0.0.1:8080/v3/sessions/x/reviews/", wantErr: true},
+		{link: "http://127.0.0.1:8081/v3/sessions/x/reviews/", wantErr: true},
 		{link: "/v3/sessions/?limit=2&offset=2&status=Approved%2CDeclined", want: "http://127.0.0.1:8080/v3/sessions/?limit=2&offset=2&status=Approved%2CDeclined"},
 		{link: "ftp://example.com/x", wantErr: true},
 		{link: "http://[::1", wantErr: true},
