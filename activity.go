@@ -17,10 +17,12 @@ const (
 )
 
 // ActivityTypes lists every activity type Didit documents.
-var ActivityTypes = []ActivityType{
-	"COMMENT", "STATUS_UPDATED", "KYC_DATA_UPDATED", "POA_DATA_UPDATED", "FILE_ADDED", "FILE_REMOVED",
-	"AML_ONGOING_MATCH", "AML_STATUS_UPDATED", "AML_HIT_STATUS_UPDATED", "KYB_DATA_UPDATED",
-	"KYB_DOCUMENT_UPLOADED", "TAG_ADDED", "TAG_REMOVED",
+func ActivityTypes() []ActivityType {
+	return []ActivityType{
+		"COMMENT", "STATUS_UPDATED", "KYC_DATA_UPDATED", "POA_DATA_UPDATED", "FILE_ADDED", "FILE_REMOVED",
+		"AML_ONGOING_MATCH", "AML_STATUS_UPDATED", "AML_HIT_STATUS_UPDATED", "KYB_DATA_UPDATED",
+		"KYB_DOCUMENT_UPLOADED", "TAG_ADDED", "TAG_REMOVED",
+	}
 }
 
 // ActorType says who performed an action.
@@ -159,13 +161,15 @@ type OrderTerm struct {
 }
 
 // FeedOrderFields are the feed's orderable fields.
-var FeedOrderFields = []string{
-	"uuid", "activity_type", "actor_display", "actor_email", "actor_type",
-	"new_status", "previous_status", "comment", "created_at",
+func FeedOrderFields() []string {
+	return []string{
+		"uuid", "activity_type", "actor_display", "actor_email", "actor_type",
+		"new_status", "previous_status", "comment", "created_at",
+	}
 }
 
 // DefaultFeedOrdering is newest first.
-var DefaultFeedOrdering = []OrderTerm{{Field: "created_at", Desc: true}}
+func DefaultFeedOrdering() []OrderTerm { return []OrderTerm{{Field: "created_at", Desc: true}} }
 
 // FeedQuery selects one page of a session's feed.
 type FeedQuery struct {

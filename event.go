@@ -81,7 +81,7 @@ func StatusUpdatedBody(eventID string, d Decision, at time.Time) ([]byte, error)
 	if s.Metadata != nil {
 		body["metadata"] = s.Metadata
 	}
-	if s.Status.In(decisionStatuses) {
+	if carriesDecision(s.Status) {
 		body["decision"] = d.View()
 	}
 	return MarshalEventJSON(body)

@@ -102,8 +102,8 @@ func TestNewStatusUpdatedEventDecision(t *testing.T) {
 		{StatusKycExpired, false},
 		{StatusAwaitingUser, false},
 	}
-	if len(tests) != len(Statuses) {
-		t.Fatalf("table has %d statuses, the domain has %d", len(tests), len(Statuses))
+	if len(tests) != len(Statuses()) {
+		t.Fatalf("table has %d statuses, the domain has %d", len(tests), len(Statuses()))
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.status), func(t *testing.T) {

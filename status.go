@@ -18,32 +18,52 @@ const (
 	StatusAwaitingUser Status = "Awaiting User"
 )
 
+// The sets below are functions that return a fresh slice each time, so no
+// caller can change what another sees.
+
 // Statuses lists every status in Didit's documented order.
-var Statuses = []Status{
-	StatusNotStarted, StatusInProgress, StatusApproved, StatusDeclined, StatusInReview,
-	StatusResubmitted, StatusExpired, StatusAbandoned, StatusKycExpired, StatusAwaitingUser,
+func Statuses() []Status {
+	return []Status{
+		StatusNotStarted, StatusInProgress, StatusApproved, StatusDeclined, StatusInReview,
+		StatusResubmitted, StatusExpired, StatusAbandoned, StatusKycExpired, StatusAwaitingUser,
+	}
 }
 
 // ReviewStatuses are the only statuses a review (POST …/reviews/) may set: the
 // three manual-review outcomes.
-var ReviewStatuses = []Status{StatusApproved, StatusDeclined, StatusInReview}
+func ReviewStatuses() []Status { return []Status{StatusApproved, StatusDeclined, StatusInReview} }
 
 // ManualDecisionStatuses are the statuses a client key may set with
 // PATCH …/update-status/.
-var ManualDecisionStatuses = []Status{StatusApproved, StatusDeclined, StatusResubmitted}
+func ManualDecisionStatuses() []Status {
+	return []Status{StatusApproved, StatusDeclined, StatusResubmitted}
+}
 
 // UpdatableStatuses are the statuses a session must have before a client key
 // may change it with PATCH …/update-status/.
-var UpdatableStatuses = []Status{
-	StatusApproved, StatusDeclined, StatusInReview, StatusKycExpired, StatusAbandoned, StatusResubmitted,
+func UpdatableStatuses() []Status {
+	return []Status{StatusApproved, StatusDeclined, StatusInReview, StatusKycExpired, StatusAbandoned, StatusResubmitted}
 }
 
-// decisionStatuses are the statuses whose status.updated event carries the
-// full decision.
-var decisionStatuses = []Status{StatusApproved, StatusDeclined, StatusInReview, StatusAbandoned}
+// carriesDecision reports whether a status.updated event for status s
+// carries the full decision: for the statuses a receiver acts on.
+func carriesDecision(s Status) bool {
+	switch s {
+	case StatusApproved, StatusDeclined, StatusInReview, StatusAbandoned:
+		return true
+	}
+	return false
+}
 
 // Valid reports whether s is one of the ten statuses.
-func (s Status) Valid() bool { return s.In(Statuses) }
+func (s Status) Valid() bool {
+	switch s {
+	case StatusNotStarted, StatusInProgress, StatusApproved, StatusDeclined, StatusInReview,
+		StatusResubmitted, StatusExpired, StatusAbandoned, StatusKycExpired, StatusAwaitingUser:
+		return true
+	}
+	return false
+}
 
 // In reports whether s is one of set.
 func (s Status) In(set []Status) bool {

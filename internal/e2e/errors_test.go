@@ -446,14 +446,14 @@ func TestReviewBodies(t *testing.T) {
 		{name: "unknown fields", contentType: "application/json", body: `{"new_status":"Approved","user":"Mallory","created_at":"2000-01-01T00:00:00Z","extra":{"a":[1]}}`, status: 201},
 		{name: "too large", contentType: "application/json", body: longComment(strings.Repeat("a", 1<<20)), status: 413, wantJSON: true},
 	}
-	for _, s := range kycreview.Statuses {
-		if s.In(kycreview.ReviewStatuses) {
+	for _, s := range kycreview.Statuses() {
+		if s.In(kycreview.ReviewStatuses()) {
 			continue
 		}
 		cases = append(cases, tc{name: "status " + string(s), contentType: "application/json", body: `{"new_status":"` + string(s) + `"}`, status: 400,
 			want: `{"new_status":["\"` + string(s) + `\" is not a valid choice."]}`})
 	}
-	for _, s := range kycreview.ReviewStatuses {
+	for _, s := range kycreview.ReviewStatuses() {
 		cases = append(cases, tc{name: "status " + string(s), contentType: "application/json", body: `{"new_status":"` + string(s) + `"}`, status: 201})
 	}
 

@@ -143,7 +143,7 @@ func TestConcurrentReviews(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			status := kycreview.ReviewStatuses[rand.IntN(len(kycreview.ReviewStatuses))]
+			status := kycreview.ReviewStatuses()[rand.IntN(len(kycreview.ReviewStatuses()))]
 			_, err := e.client.CreateReview(context.Background(), id, client.ReviewRequest{NewStatus: string(status), Comment: ptr(fmt.Sprint("review ", i))})
 			if err != nil {
 				t.Errorf("review %d: %v", i, err)

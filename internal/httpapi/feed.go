@@ -64,7 +64,7 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 	params := parseQuery(r.URL.RawQuery)
 	p := parsePage(params)
 	q := kycreview.FeedQuery{
-		Ordering: parseOrdering(params, kycreview.FeedOrderFields, kycreview.DefaultFeedOrdering),
+		Ordering: parseOrdering(params, kycreview.FeedOrderFields(), kycreview.DefaultFeedOrdering()),
 		Limit:    p.limit,
 		Offset:   p.offset,
 	}

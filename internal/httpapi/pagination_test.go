@@ -55,7 +55,7 @@ func TestParsePage(t *testing.T) {
 }
 
 func TestParseOrdering(t *testing.T) {
-	def := kycreview.DefaultFeedOrdering
+	def := kycreview.DefaultFeedOrdering()
 	asc := func(f string) kycreview.OrderTerm { return kycreview.OrderTerm{Field: f} }
 	desc := func(f string) kycreview.OrderTerm { return kycreview.OrderTerm{Field: f, Desc: true} }
 	tests := []struct {
@@ -99,7 +99,7 @@ func TestParseOrdering(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := parseOrdering(parseQuery(tt.query), kycreview.FeedOrderFields, def)
+			got := parseOrdering(parseQuery(tt.query), kycreview.FeedOrderFields(), def)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("parseOrdering(%q) = %+v, want %+v", tt.query, got, tt.want)
 			}

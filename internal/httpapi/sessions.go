@@ -112,9 +112,9 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
 // status is checked, as Didit documents.
 func (s *Server) patchStatus(w http.ResponseWriter, r *http.Request) error {
 	key := apiKey(r.Context())
-	choices := kycreview.ManualDecisionStatuses
+	choices := kycreview.ManualDecisionStatuses()
 	if key.Role == kycreview.RoleSystem {
-		choices = kycreview.Statuses
+		choices = kycreview.Statuses()
 	}
 	change, bodyErr := s.readChange(w, r, choices)
 	id := r.PathValue("session_id")

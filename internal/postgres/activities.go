@@ -38,7 +38,7 @@ var orderColumns = map[string]struct {
 // clause states.
 func orderBy(terms []kycreview.OrderTerm) (string, error) {
 	if len(terms) == 0 {
-		terms = kycreview.DefaultFeedOrdering
+		terms = kycreview.DefaultFeedOrdering()
 	}
 	parts := make([]string, 0, len(terms)+1)
 	for _, term := range terms {

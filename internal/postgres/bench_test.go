@@ -37,7 +37,7 @@ func BenchmarkFeedPage(b *testing.B) {
 			}
 			svc := service.New(db, time.Now)
 			key := kycreview.APIKey{ApplicationID: benchApp}
-			q := kycreview.FeedQuery{Ordering: kycreview.DefaultFeedOrdering, Limit: 20}
+			q := kycreview.FeedQuery{Ordering: kycreview.DefaultFeedOrdering(), Limit: 20}
 			b.ResetTimer()
 			// The same number of distinct sessions at every size, spread over
 			// the whole table: the comparison is of the query's cost, not of
@@ -93,7 +93,7 @@ func logPlans(ctx context.Context, b *testing.B, db *DB, n int) {
 	if err := db.pool.QueryRow(ctx, `SELECT pk FROM sessions WHERE id = $1`, benchSessionID(n)).Scan(&pk); err != nil {
 		b.Fatal(err)
 	}
-	order, err := orderBy(kycreview.DefaultFeedOrdering)
+	order, err := orderBy(kycreview.DefaultFeedOrdering())
 	if err != nil {
 		b.Fatal(err)
 	}

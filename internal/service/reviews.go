@@ -18,7 +18,7 @@ func (s *Service) Review(ctx context.Context, key kycreview.APIKey, sessionID st
 	if inputErr != nil {
 		return kycreview.Activity{}, s.refuse(ctx, key, sessionID, kycreview.KindUser, nil, inputErr)
 	}
-	if c.NewStatus == nil || !c.NewStatus.In(kycreview.ReviewStatuses) {
+	if c.NewStatus == nil || !c.NewStatus.In(kycreview.ReviewStatuses()) {
 		return kycreview.Activity{}, kycreview.Errorf(kycreview.EINVALID, "a review must set Approved, Declined or In Review")
 	}
 	c.Actor = kycreview.APIKeyActor(key.ID)
@@ -45,7 +45,7 @@ func (s *Service) UpdateStatus(ctx context.Context, key kycreview.APIKey, sessio
 	if c.NewStatus == nil || !c.NewStatus.Valid() {
 		return kycreview.Errorf(kycreview.EINVALID, "new_status is not a status")
 	}
-	if key.Role != kycreview.RoleSystem && !c.NewStatus.In(kycreview.ManualDecisionStatuses) {
+	if key.Role != kycreview.RoleSystem && !c.NewStatus.In(kycreview.ManualDecisionStatuses()) {
 		return kycreview.Errorf(kycreview.EINVALID, "a client key may only set Approved, Declined or Resubmitted")
 	}
 	c.Actor = kycreview.KeyActor(key)
@@ -69,7 +69,7 @@ func (s *Service) UpdateStatus(ctx context.Context, key kycreview.APIKey, sessio
 // may change it: none for a system key.
 func updatable(key kycreview.APIKey) func(kycreview.Session) error {
 	return func(sess kycreview.Session) error {
-		if key.Role != kycreview.RoleSystem && !sess.Status.In(kycreview.UpdatableStatuses) {
+		if key.Role != kycreview.RoleSystem && !sess.Status.In(kycreview.UpdatableStatuses()) {
 			return kycreview.Errorf(kycreview.EINVALID,
 				"Only sessions with status Approved, Declined, In Review, Kyc Expired, Abandoned, Resubmitted can be updated. Current status: %s",
 				sess.Status)

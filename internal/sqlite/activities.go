@@ -36,7 +36,7 @@ var orderColumns = map[string]struct {
 // does, so both backends order a feed the same way.
 func orderBy(terms []kycreview.OrderTerm) (string, error) {
 	if len(terms) == 0 {
-		terms = kycreview.DefaultFeedOrdering
+		terms = kycreview.DefaultFeedOrdering()
 	}
 	parts := make([]string, 0, len(terms)+1)
 	for _, term := range terms {

@@ -32,7 +32,7 @@ func BenchmarkFeedPage(b *testing.B) {
 			}
 			svc := service.New(db, time.Now)
 			key := kycreview.APIKey{ApplicationID: benchApp}
-			q := kycreview.FeedQuery{Ordering: kycreview.DefaultFeedOrdering, Limit: 20}
+			q := kycreview.FeedQuery{Ordering: kycreview.DefaultFeedOrdering(), Limit: 20}
 			b.ResetTimer()
 			// The same number of distinct sessions at every size, spread over
 			// the whole table: the comparison is of the query's cost, not of

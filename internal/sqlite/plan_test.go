@@ -19,7 +19,7 @@ func TestQueryPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	defaultOrder, err := orderBy(kycreview.DefaultFeedOrdering)
+	defaultOrder, err := orderBy(kycreview.DefaultFeedOrdering())
 	if err != nil {
 		t.Fatal(err)
 	}

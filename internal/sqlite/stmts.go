@@ -18,7 +18,7 @@ import (
 
 // hotQueries are the statements every review or feed request runs.
 func hotQueries() []string {
-	defaultOrder, _ := orderBy(kycreview.DefaultFeedOrdering)               // cannot fail: known fields
+	defaultOrder, _ := orderBy(kycreview.DefaultFeedOrdering())             // cannot fail: known fields
 	oldestFirst, _ := orderBy([]kycreview.OrderTerm{{Field: "created_at"}}) // likewise
 	return []string{
 		findKeyQuery, findSessionQuery, updateSessionQuery, insertActivityQuery, insertOutboxQuery,
