@@ -177,3 +177,45 @@ type FeedQuery struct {
 	Limit    int
 	Offset   int
 }
+
+// SortKey is one key a feed page is sorted by, with everything storage
+// needs to say it in SQL.
+type SortKey struct {
+	Field string // an orderable field, or "seq" for insertion order
+	Desc  bool
+	// NullsFirst places NULLs before other values; only nullable fields have
+	// any.
+	NullsFirst, Nullable bool
+}
+
+// FeedSortKeys expands an ordering into the keys storage sorts by, so both
+// databases order a feed the same way: the terms (or the default), NULLs
+// sorting as the largest values, then insertion order in the first term's
+// direction, so equal values keep a stable order and pages never overlap.
+func FeedSortKeys(terms []OrderTerm) []SortKey {
+	if len(terms) == 0 {
+		terms = DefaultFeedOrdering()
+	}
+	keys := make([]SortKey, 0, len(terms)+1)
+	for _, t := range terms {
+		nullable := t.Field == "actor_email" || t.Field == "new_status" || t.Field == "previous_status" || t.Field == "comment"
+		keys = append(keys, SortKey{Field: t.Field, Desc: t.Desc, Nullable: nullable, NullsFirst: nullable && t.Desc})
+	}
+	return append(keys, SortKey{Field: "seq", Desc: terms[0].Desc})
+}
+
+// SQL renders the key as an ORDER BY term over column.
+func (k SortKey) SQL(column string) string {
+	s := column + " ASC"
+	if k.Desc {
+		s = column + " DESC"
+	}
+	switch {
+	case !k.Nullable:
+	case k.NullsFirst:
+		s += " NULLS FIRST"
+	default:
+		s += " NULLS LAST"
+	}
+	return s
+}

@@ -166,7 +166,7 @@ func appendEventRaw(dst []byte, raw json.RawMessage, depth int) ([]byte, error) 
 	if !utf8.Valid(raw) {
 		return nil, fmt.Errorf("kycreview: event JSON: raw message is not valid UTF-8")
 	}
-	if hasLoneSurrogateEscape(raw) {
+	if _, ok := LoneSurrogate(raw); ok {
 		return nil, fmt.Errorf("kycreview: event JSON: raw message has an unpaired surrogate escape")
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -181,11 +181,11 @@ func appendEventRaw(dst []byte, raw json.RawMessage, depth int) ([]byte, error) 
 	return appendEventJSON(dst, v, depth)
 }
 
-// hasLoneSurrogateEscape reports whether raw holds a \u escape of a surrogate
-// that is not part of a high-low pair. Backslashes occur only inside strings
-// in JSON, so no string tracking is needed; malformed escapes are left to the
-// decoder to reject.
-func hasLoneSurrogateEscape(raw []byte) bool {
+// LoneSurrogate returns the first \u escape in JSON text raw that names a
+// UTF-16 surrogate without its other half. Go's decoder silently turns one
+// into U+FFFD; Python keeps it and DRF refuses it, and no UTF-8 text can
+// hold it, so both the API and event encoding must notice it first.
+func LoneSurrogate(raw []byte) (rune, bool) {
 	for i := 0; i < len(raw); i++ {
 		if raw[i] != '\\' {
 			continue
@@ -196,7 +196,7 @@ func hasLoneSurrogateEscape(raw []byte) bool {
 		}
 		r, ok := eventHex4(raw, i+2)
 		if !ok {
-			return false
+			return 0, false
 		}
 		switch {
 		case r >= 0xD800 && r < 0xDC00:
@@ -206,13 +206,13 @@ func hasLoneSurrogateEscape(raw []byte) bool {
 					continue
 				}
 			}
-			return true
+			return r, true
 		case r >= 0xDC00 && r < 0xE000:
-			return true
+			return r, true
 		}
 		i += 5
 	}
-	return false
+	return 0, false
 }
 
 // eventHex4 parses the four hex digits at raw[at:at+4].

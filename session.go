@@ -2,6 +2,7 @@ package kycreview
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -39,4 +40,27 @@ type SessionFilter struct {
 	VendorData *string
 	Limit      int
 	Offset     int
+}
+
+// CanonicalUUID accepts the hyphenated 36-character form of an id, in
+// either case, and returns it lower-cased: the one spelling storage uses. Other spellings uuid.Parse would take (braces,
+// urn:) are not session ids in a path.
+func CanonicalUUID(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return "", false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return "", false
+			}
+		}
+	}
+	return strings.ToLower(s), true
 }

@@ -183,51 +183,6 @@ func truncatedTail(b []byte) int {
 	return 0
 }
 
-// loneSurrogate returns the first UTF-16 surrogate escape in a JSON string
-// literal that is not half of a pair. Go's decoder would turn it into
-// U+FFFD silently; DRF refuses it.
-func loneSurrogate(raw []byte) (rune, bool) {
-	for i := 0; i+1 < len(raw); i++ {
-		if raw[i] != '\\' {
-			continue
-		}
-		if raw[i+1] != 'u' || i+6 > len(raw) {
-			i++ // a two-character escape such as \\ or \"
-			continue
-		}
-		v, ok := hex4(raw[i+2 : i+6])
-		if !ok {
-			i++
-			continue
-		}
-		if v >= 0xD800 && v <= 0xDBFF {
-			if i+12 <= len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
-				if lo, ok := hex4(raw[i+8 : i+12]); ok && lo >= 0xDC00 && lo <= 0xDFFF {
-					i += 11
-					continue
-				}
-			}
-			return v, true
-		}
-		if v >= 0xDC00 && v <= 0xDFFF {
-			return v, true
-		}
-		i += 5
-	}
-	return 0, false
-}
-
-func hex4(b []byte) (rune, bool) {
-	var v rune
-	for _, c := range b {
-		if !ishex(c) {
-			return 0, false
-		}
-		v = v<<4 | rune(unhex(c))
-	}
-	return v, true
-}
-
 // form validates a decoded object field by field, collecting DRF-shaped
 // messages instead of stopping at the first bad field.
 type form struct {
@@ -291,7 +246,7 @@ func (f *form) char(name string, o charOpts) *string {
 			f.fail(name, "Not a valid string.")
 			return nil
 		}
-		if r, ok := loneSurrogate(raw); ok {
+		if r, ok := kycreview.LoneSurrogate(raw); ok {
 			f.fail(name, fmt.Sprintf("Surrogate characters are not allowed: U+%X.", r))
 			return nil
 		}

@@ -16,53 +16,30 @@ const activityColumns = `pk, id::text, session_pk, seq, activity_type, actor_typ
 // here reach the SQL text, so ordering cannot be used for injection. Text
 // columns are compared byte by byte (COLLATE "C"), as SQLite compares them,
 // whatever the database's locale: "B" < "a" < "b", on both backends.
-var orderColumns = map[string]struct {
-	column   string
-	nullable bool
-}{
-	"uuid":            {"id", false}, // uuid order is the order of its lower-case text
-	"activity_type":   {`activity_type COLLATE "C"`, false},
-	"actor_display":   {`actor_display COLLATE "C"`, false},
-	"actor_email":     {`actor_email COLLATE "C"`, true},
-	"actor_type":      {`actor_type COLLATE "C"`, false},
-	"new_status":      {`new_status COLLATE "C"`, true},
-	"previous_status": {`previous_status COLLATE "C"`, true},
-	"comment":         {`comment COLLATE "C"`, true},
-	"created_at":      {"created_at", false},
+var orderColumns = map[string]string{
+	"uuid":            "id", // uuid order is the order of its lower-case text
+	"activity_type":   `activity_type COLLATE "C"`,
+	"actor_display":   `actor_display COLLATE "C"`,
+	"actor_email":     `actor_email COLLATE "C"`,
+	"actor_type":      `actor_type COLLATE "C"`,
+	"new_status":      `new_status COLLATE "C"`,
+	"previous_status": `previous_status COLLATE "C"`,
+	"comment":         `comment COLLATE "C"`,
+	"created_at":      "created_at",
+	"seq":             "seq",
 }
 
-// orderBy renders the ORDER BY clause for terms, ending with the insertion
-// order in the first term's direction so equal values keep a stable order
-// and pages never overlap. NULLs sort as the largest values; that is
-// PostgreSQL's default, spelled out so it is visibly the same rule SQLite's
-// clause states.
+// orderBy renders the ORDER BY clause for terms; the rules (default, NULLs,
+// tie-break) are the domain's, shared by both backends.
 func orderBy(terms []kycreview.OrderTerm) (string, error) {
-	if len(terms) == 0 {
-		terms = kycreview.DefaultFeedOrdering()
-	}
-	parts := make([]string, 0, len(terms)+1)
-	for _, term := range terms {
-		col, ok := orderColumns[term.Field]
+	keys := kycreview.FeedSortKeys(terms)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		col, ok := orderColumns[k.Field]
 		if !ok {
-			return "", fmt.Errorf("postgres: %q is not an orderable field", term.Field)
+			return "", fmt.Errorf("postgres: %q is not an orderable field", k.Field)
 		}
-		dir := " ASC"
-		if term.Desc {
-			dir = " DESC"
-		}
-		nulls := ""
-		if col.nullable {
-			nulls = " NULLS LAST"
-			if term.Desc {
-				nulls = " NULLS FIRST"
-			}
-		}
-		parts = append(parts, col.column+dir+nulls)
-	}
-	if terms[0].Desc {
-		parts = append(parts, "seq DESC")
-	} else {
-		parts = append(parts, "seq ASC")
+		parts[i] = k.SQL(col)
 	}
 	return strings.Join(parts, ", "), nil
 }

@@ -97,21 +97,6 @@ func notFound(err error, what string) error {
 // the uuid cast, and so that other spellings PostgreSQL would accept (upper
 // case, braces, no hyphens) do not find rows SQLite would not.
 func canonicalUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-				return false
-			}
-		}
-	}
-	return true
+	c, ok := kycreview.CanonicalUUID(s)
+	return ok && c == s
 }

@@ -101,7 +101,7 @@ func (s *Service) refuse(ctx context.Context, key kycreview.APIKey, sessionID st
 // database connection, not the whole pool, so other sessions' requests and
 // the healthcheck still get through.
 func (s *Service) onSession(ctx context.Context, key kycreview.APIKey, sessionID string, fn func(Tx) error) error {
-	id, ok := canonicalUUID(sessionID)
+	id, ok := kycreview.CanonicalUUID(sessionID)
 	if !ok {
 		return kycreview.ErrSessionNotFound
 	}

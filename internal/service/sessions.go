@@ -97,7 +97,7 @@ func lockVisible(ctx context.Context, tx Tx, appID, id string, kind kycreview.Ki
 }
 
 func visible(ctx context.Context, find func(context.Context, string, string) (kycreview.Session, error), appID, id string, kind kycreview.Kind) (kycreview.Session, error) {
-	id, ok := canonicalUUID(id)
+	id, ok := kycreview.CanonicalUUID(id)
 	if !ok {
 		return kycreview.Session{}, kycreview.ErrSessionNotFound
 	}
@@ -106,27 +106,4 @@ func visible(ctx context.Context, find func(context.Context, string, string) (ky
 		return kycreview.Session{}, kycreview.ErrSessionNotFound
 	}
 	return s, err
-}
-
-// canonicalUUID accepts the hyphenated 36-character form, in either case,
-// and returns it lower-cased. Other spellings uuid.Parse would take (braces,
-// urn:) are not session ids in a path.
-func canonicalUUID(s string) (string, bool) {
-	if len(s) != 36 {
-		return "", false
-	}
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return "", false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return "", false
-			}
-		}
-	}
-	return strings.ToLower(s), true
 }

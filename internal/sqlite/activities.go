@@ -15,52 +15,30 @@ const activityColumns = `pk, id, session_pk, seq, activity_type, actor_type, act
 
 // orderColumns maps the feed's orderable fields to columns. Only names found
 // here reach the SQL text, so ordering cannot be used for injection.
-var orderColumns = map[string]struct {
-	column   string
-	nullable bool
-}{
-	"uuid":            {"id", false},
-	"activity_type":   {"activity_type", false},
-	"actor_display":   {"actor_display", false},
-	"actor_email":     {"actor_email", true},
-	"actor_type":      {"actor_type", false},
-	"new_status":      {"new_status", true},
-	"previous_status": {"previous_status", true},
-	"comment":         {"comment", true},
-	"created_at":      {"created_at", false},
+var orderColumns = map[string]string{
+	"uuid":            "id",
+	"activity_type":   "activity_type",
+	"actor_display":   "actor_display",
+	"actor_email":     "actor_email",
+	"actor_type":      "actor_type",
+	"new_status":      "new_status",
+	"previous_status": "previous_status",
+	"comment":         "comment",
+	"created_at":      "created_at",
+	"seq":             "seq",
 }
 
-// orderBy renders the ORDER BY clause for terms, ending with the insertion
-// order in the first term's direction so equal values keep a stable order
-// and pages never overlap. NULLs sort as the largest values, as PostgreSQL
-// does, so both backends order a feed the same way.
+// orderBy renders the ORDER BY clause for terms; the rules (default, NULLs,
+// tie-break) are the domain's, shared by both backends.
 func orderBy(terms []kycreview.OrderTerm) (string, error) {
-	if len(terms) == 0 {
-		terms = kycreview.DefaultFeedOrdering()
-	}
-	parts := make([]string, 0, len(terms)+1)
-	for _, term := range terms {
-		col, ok := orderColumns[term.Field]
+	keys := kycreview.FeedSortKeys(terms)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		col, ok := orderColumns[k.Field]
 		if !ok {
-			return "", fmt.Errorf("sqlite: %q is not an orderable field", term.Field)
+			return "", fmt.Errorf("sqlite: %q is not an orderable field", k.Field)
 		}
-		dir := " ASC"
-		if term.Desc {
-			dir = " DESC"
-		}
-		nulls := ""
-		if col.nullable {
-			nulls = " NULLS LAST"
-			if term.Desc {
-				nulls = " NULLS FIRST"
-			}
-		}
-		parts = append(parts, col.column+dir+nulls)
-	}
-	if terms[0].Desc {
-		parts = append(parts, "seq DESC")
-	} else {
-		parts = append(parts, "seq ASC")
+		parts[i] = k.SQL(col)
 	}
 	return strings.Join(parts, ", "), nil
 }
