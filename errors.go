@@ -71,6 +71,21 @@ func ErrorMessage(err error) string {
 	return "Internal error."
 }
 
+// WrapError returns an error with the given code and caller-safe message
+// that keeps cause for the log: errors.As finds the *Error, errors.Is and
+// errors.As still reach the cause, and Error() shows both.
+func WrapError(code, message string, cause error) error {
+	return &wrapped{err: &Error{Code: code, Message: message}, cause: cause}
+}
+
+type wrapped struct {
+	err   *Error
+	cause error
+}
+
+func (w *wrapped) Error() string   { return w.err.Message + " (" + w.cause.Error() + ")" }
+func (w *wrapped) Unwrap() []error { return []error{w.err, w.cause} }
+
 // ErrSessionNotFound is returned for a session that does not exist, belongs
 // to another application or was deleted: the caller cannot tell which, so ids
 // cannot be probed.

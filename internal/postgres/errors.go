@@ -43,15 +43,15 @@ func translate(err error) error {
 	if errors.As(err, &pe) {
 		switch {
 		case pe.Code == codeUniqueViolation:
-			return &conflict{err}
+			return kycreview.WrapError(kycreview.ECONFLICT, "Already exists.", err)
 		case strings.HasPrefix(pe.Code, classConnection), pe.Code == codeAdminShutdown, pe.Code == codeCrashShutdown,
 			pe.Code == codeCannotConnectNow, pe.Code == codeTooManyConnections:
-			return &unavailable{err}
+			return kycreview.WrapError(kycreview.EUNAVAILABLE, "Service unavailable.", err)
 		}
 		return err
 	}
 	if connectionLost(err) {
-		return &unavailable{err}
+		return kycreview.WrapError(kycreview.EUNAVAILABLE, "Service unavailable.", err)
 	}
 	return err
 }
@@ -63,22 +63,6 @@ func connectionLost(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, pgconn.ErrConnClosed) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
-}
-
-// unavailable is an EUNAVAILABLE error that keeps its cause for the log.
-type unavailable struct{ cause error }
-
-func (u *unavailable) Error() string { return "database unavailable: " + u.cause.Error() }
-func (u *unavailable) Unwrap() []error {
-	return []error{u.cause, &kycreview.Error{Code: kycreview.EUNAVAILABLE, Message: "Service unavailable."}}
-}
-
-// conflict is an ECONFLICT error that keeps its cause for the log.
-type conflict struct{ cause error }
-
-func (c *conflict) Error() string { return "conflict: " + c.cause.Error() }
-func (c *conflict) Unwrap() []error {
-	return []error{c.cause, &kycreview.Error{Code: kycreview.ECONFLICT, Message: "Already exists."}}
 }
 
 // notFound returns what err means for a lookup of one record: the given

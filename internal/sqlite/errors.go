@@ -25,28 +25,12 @@ func translate(err error) error {
 		code := se.Code()
 		switch {
 		case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return &conflict{err}
+			return kycreview.WrapError(kycreview.ECONFLICT, "Already exists.", err)
 		case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED, code&0xff == sqlite3.SQLITE_CANTOPEN:
-			return &unavailable{err}
+			return kycreview.WrapError(kycreview.EUNAVAILABLE, "Service unavailable.", err)
 		}
 	}
 	return err
-}
-
-// unavailable is an EUNAVAILABLE error that keeps its cause for the log.
-type unavailable struct{ cause error }
-
-func (u *unavailable) Error() string { return "database unavailable: " + u.cause.Error() }
-func (u *unavailable) Unwrap() []error {
-	return []error{u.cause, &kycreview.Error{Code: kycreview.EUNAVAILABLE, Message: "Service unavailable."}}
-}
-
-// conflict is an ECONFLICT error that keeps its cause for the log.
-type conflict struct{ cause error }
-
-func (c *conflict) Error() string { return "conflict: " + c.cause.Error() }
-func (c *conflict) Unwrap() []error {
-	return []error{c.cause, &kycreview.Error{Code: kycreview.ECONFLICT, Message: "Already exists."}}
 }
 
 // notFound returns what err means for a lookup of one record: the given
