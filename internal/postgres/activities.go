@@ -49,7 +49,7 @@ func (t *tx) InsertActivity(ctx context.Context, a *kycreview.Activity) error {
 	if a.Actor.ID != "" {
 		actorID = &a.Actor.ID
 	}
-	err := t.tx.QueryRow(ctx, `INSERT INTO activities (id, session_pk, seq, activity_type, actor_type, actor_id,
+	err := t.q.QueryRow(ctx, `INSERT INTO activities (id, session_pk, seq, activity_type, actor_type, actor_id,
 		actor_display, actor_email, previous_status, new_status, comment, mentioned_emails, previous_value, new_value,
 		changed_fields, metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		RETURNING pk`,
@@ -84,7 +84,7 @@ func (t *tx) ListStatusActivities(ctx context.Context, sessionPK int64) ([]kycre
 }
 
 func (t *tx) queryActivities(ctx context.Context, query string, args ...any) ([]kycreview.Activity, error) {
-	rows, err := t.tx.Query(ctx, query, args...)
+	rows, err := t.q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -121,7 +121,7 @@ func scanActivity(rows pgx.Rows) (kycreview.Activity, error) {
 }
 
 func (t *tx) InsertOutboxEvent(ctx context.Context, e *kycreview.OutboxEvent) error {
-	err := t.tx.QueryRow(ctx, `INSERT INTO webhook_outbox (id, application_id, session_pk, seq, event_type, created_at)
+	err := t.q.QueryRow(ctx, `INSERT INTO webhook_outbox (id, application_id, session_pk, seq, event_type, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING pk`, e.ID, e.ApplicationID, e.SessionPK, e.Seq, e.Type,
 		utc(e.CreatedAt)).Scan(&e.PK)
 	return translate(err)
@@ -132,7 +132,7 @@ func (t *tx) FindOutboxEvent(ctx context.Context, id string) (kycreview.OutboxEv
 		return kycreview.OutboxEvent{}, kycreview.Errorf(kycreview.ENOTFOUND, "event not found")
 	}
 	var e kycreview.OutboxEvent
-	err := t.tx.QueryRow(ctx, `SELECT pk, id::text, application_id::text, session_pk, seq, event_type, created_at
+	err := t.q.QueryRow(ctx, `SELECT pk, id::text, application_id::text, session_pk, seq, event_type, created_at
 		FROM webhook_outbox WHERE id = $1`, id).Scan(&e.PK, &e.ID, &e.ApplicationID, &e.SessionPK, &e.Seq, &e.Type, &e.CreatedAt)
 	if err != nil {
 		return kycreview.OutboxEvent{}, notFound(err, "event")
@@ -142,7 +142,7 @@ func (t *tx) FindOutboxEvent(ctx context.Context, id string) (kycreview.OutboxEv
 }
 
 func (t *tx) InsertNotification(ctx context.Context, n *kycreview.Notification) error {
-	err := t.tx.QueryRow(ctx, `INSERT INTO notifications (id, application_id, activity_pk, user_id, created_at)
+	err := t.q.QueryRow(ctx, `INSERT INTO notifications (id, application_id, activity_pk, user_id, created_at)
 		VALUES ($1, $2, $3, $4, $5) RETURNING pk`, n.ID, n.ApplicationID, n.ActivityPK, n.UserID, utc(n.CreatedAt)).Scan(&n.PK)
 	return translate(err)
 }

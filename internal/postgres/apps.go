@@ -9,7 +9,7 @@ import (
 )
 
 func (t *tx) CreateApplication(ctx context.Context, a kycreview.Application) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO applications (id, name, created_at) VALUES ($1, $2, $3)`,
+	_, err := t.q.Exec(ctx, `INSERT INTO applications (id, name, created_at) VALUES ($1, $2, $3)`,
 		a.ID, a.Name, utc(a.CreatedAt))
 	return translate(err)
 }
@@ -28,7 +28,7 @@ func (t *tx) FindApplicationByName(ctx context.Context, name string) (kycreview.
 
 func (t *tx) findApplication(ctx context.Context, query string, arg any) (kycreview.Application, error) {
 	var a kycreview.Application
-	err := t.tx.QueryRow(ctx, query, arg).Scan(&a.ID, &a.Name, &a.CreatedAt)
+	err := t.q.QueryRow(ctx, query, arg).Scan(&a.ID, &a.Name, &a.CreatedAt)
 	if err != nil {
 		return kycreview.Application{}, notFound(err, "application")
 	}
@@ -38,12 +38,12 @@ func (t *tx) findApplication(ctx context.Context, query string, arg any) (kycrev
 
 func (t *tx) CountApplications(ctx context.Context) (int, error) {
 	var n int
-	err := t.tx.QueryRow(ctx, `SELECT count(*) FROM applications`).Scan(&n)
+	err := t.q.QueryRow(ctx, `SELECT count(*) FROM applications`).Scan(&n)
 	return n, translate(err)
 }
 
 func (t *tx) CreateWorkflow(ctx context.Context, w kycreview.Workflow) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO workflows (id, application_id, kind, name, created_at) VALUES ($1, $2, $3, $4, $5)`,
+	_, err := t.q.Exec(ctx, `INSERT INTO workflows (id, application_id, kind, name, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		w.ID, w.ApplicationID, string(w.Kind), w.Name, utc(w.CreatedAt))
 	return translate(err)
 }
@@ -55,7 +55,7 @@ func (t *tx) FindWorkflow(ctx context.Context, appID, id string) (kycreview.Work
 		return kycreview.Workflow{}, kycreview.Errorf(kycreview.ENOTFOUND, "workflow not found")
 	}
 	var w kycreview.Workflow
-	err := t.tx.QueryRow(ctx, `SELECT id::text, application_id::text, kind, name, created_at FROM workflows
+	err := t.q.QueryRow(ctx, `SELECT id::text, application_id::text, kind, name, created_at FROM workflows
 		WHERE application_id = $1 AND id = $2`, appID, id).Scan(&w.ID, &w.ApplicationID, &w.Kind, &w.Name, &w.CreatedAt)
 	if err != nil {
 		return kycreview.Workflow{}, notFound(err, "workflow")
@@ -65,14 +65,14 @@ func (t *tx) FindWorkflow(ctx context.Context, appID, id string) (kycreview.Work
 }
 
 func (t *tx) CreateAPIKey(ctx context.Context, k kycreview.APIKey) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO api_keys (id, application_id, role, lookup, hash, created_at)
+	_, err := t.q.Exec(ctx, `INSERT INTO api_keys (id, application_id, role, lookup, hash, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, k.ID, k.ApplicationID, string(k.Role), k.Lookup, k.Hash, utc(k.CreatedAt))
 	return translate(err)
 }
 
 func (t *tx) FindAPIKeyByLookup(ctx context.Context, lookup string) (kycreview.APIKey, error) {
 	var k kycreview.APIKey
-	err := t.tx.QueryRow(ctx, `SELECT id::text, application_id::text, role, lookup, hash, created_at, revoked_at
+	err := t.q.QueryRow(ctx, `SELECT id::text, application_id::text, role, lookup, hash, created_at, revoked_at
 		FROM api_keys WHERE lookup = $1`, lookup).Scan(&k.ID, &k.ApplicationID, &k.Role, &k.Lookup, &k.Hash, &k.CreatedAt, &k.RevokedAt)
 	if err != nil {
 		return kycreview.APIKey{}, notFound(err, "API key")
@@ -85,7 +85,7 @@ func (t *tx) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 	if !canonicalUUID(id) {
 		return kycreview.Errorf(kycreview.ENOTFOUND, "API key %s not found", id)
 	}
-	tag, err := t.tx.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2`, utc(at), id)
+	tag, err := t.q.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2`, utc(at), id)
 	if err != nil {
 		return translate(err)
 	}
@@ -99,7 +99,7 @@ func (t *tx) CreateConsoleUser(ctx context.Context, u kycreview.ConsoleUser) err
 	// The email's unique index is the only one a new user can collide with
 	// (its id is fresh), so a conflict means the address is taken. The
 	// statement's failure aborts the transaction, as every error here does.
-	_, err := t.tx.Exec(ctx, `INSERT INTO console_users (id, email, email_lower, full_name, created_at)
+	_, err := t.q.Exec(ctx, `INSERT INTO console_users (id, email, email_lower, full_name, created_at)
 		VALUES ($1, $2, $3, $4, $5)`, u.ID, u.Email, strings.ToLower(u.Email), u.FullName, utc(u.CreatedAt))
 	if kycreview.ErrorCode(translate(err)) == kycreview.ECONFLICT {
 		return kycreview.Errorf(kycreview.ECONFLICT, "a console user with email %s already exists", u.Email)
@@ -108,7 +108,7 @@ func (t *tx) CreateConsoleUser(ctx context.Context, u kycreview.ConsoleUser) err
 }
 
 func (t *tx) AddMember(ctx context.Context, appID, userID string, at time.Time) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO memberships (application_id, user_id, created_at) VALUES ($1, $2, $3)
+	_, err := t.q.Exec(ctx, `INSERT INTO memberships (application_id, user_id, created_at) VALUES ($1, $2, $3)
 		ON CONFLICT DO NOTHING`, appID, userID, utc(at))
 	return translate(err)
 }
@@ -117,7 +117,7 @@ func (t *tx) FindMembersByEmail(ctx context.Context, appID string, emails []stri
 	if len(emails) == 0 || !canonicalUUID(appID) {
 		return nil, nil
 	}
-	rows, err := t.tx.Query(ctx, `SELECT u.id::text, u.email, u.full_name, u.created_at, u.disabled_at
+	rows, err := t.q.Query(ctx, `SELECT u.id::text, u.email, u.full_name, u.created_at, u.disabled_at
 		FROM console_users u JOIN memberships m ON m.user_id = u.id
 		WHERE m.application_id = $1 AND u.email_lower = ANY ($2)`, appID, emails)
 	if err != nil {

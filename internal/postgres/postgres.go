@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/kycreview/kycreview/internal/service"
 )
@@ -105,7 +106,7 @@ func (db *DB) runTx(ctx context.Context, opts pgx.TxOptions, fn func(service.Tx)
 	// in fn it ends the transaction before the connection goes back to the
 	// pool.
 	defer func() { _ = pgTx.Rollback(ctx) }()
-	if err := fn(&tx{tx: pgTx}); err != nil {
+	if err := fn(&tx{q: pgTx}); err != nil {
 		return err
 	}
 	if err := pgTx.Commit(ctx); err != nil {
@@ -114,9 +115,23 @@ func (db *DB) runTx(ctx context.Context, opts pgx.TxOptions, fn func(service.Tx)
 	return nil
 }
 
-// tx implements service.Tx over one PostgreSQL transaction.
+// Read runs fn's statements straight on the pool, each in its own implicit
+// transaction: one round trip each, without BEGIN and COMMIT.
+func (db *DB) Read(ctx context.Context, fn func(service.Tx) error) error {
+	return fn(&tx{q: db.pool})
+}
+
+// querier runs statements: a transaction, or the pool for Read.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// tx implements service.Tx over one PostgreSQL transaction, or over the
+// pool outside any (Read).
 type tx struct {
-	tx pgx.Tx
+	q querier
 }
 
 var _ service.Tx = (*tx)(nil)

@@ -37,12 +37,12 @@ func (t *tx) CreateSession(ctx context.Context, s *kycreview.Session) error {
 	// The UPDATE holds the application's row lock until the transaction
 	// ends, so concurrent creations, on any replica, take numbers one after
 	// the other, and a rollback returns its number.
-	err := t.tx.QueryRow(ctx, `UPDATE applications SET next_session_number = next_session_number + 1
+	err := t.q.QueryRow(ctx, `UPDATE applications SET next_session_number = next_session_number + 1
 		WHERE id = $1 RETURNING next_session_number - 1`, s.ApplicationID).Scan(&s.Number)
 	if err != nil {
 		return notFound(err, "application")
 	}
-	err = t.tx.QueryRow(ctx, `INSERT INTO sessions (id, application_id, session_number, workflow_id, kind, status,
+	err = t.q.QueryRow(ctx, `INSERT INTO sessions (id, application_id, session_number, workflow_id, kind, status,
 		vendor_data, metadata, callback, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING pk`,
 		s.ID, s.ApplicationID, s.Number, s.WorkflowID, string(s.Kind), string(s.Status),
 		s.VendorData, jsonArg(s.Metadata), s.Callback, utc(s.CreatedAt)).Scan(&s.PK)
@@ -54,7 +54,7 @@ func (t *tx) FindSession(ctx context.Context, appID, id string) (kycreview.Sessi
 }
 
 func (t *tx) FindSessionByPK(ctx context.Context, pk int64) (kycreview.Session, error) {
-	s, err := scanSession(t.tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE pk = $1`, pk))
+	s, err := scanSession(t.q.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE pk = $1`, pk))
 	if err != nil {
 		return kycreview.Session{}, notFound(err, "session")
 	}
@@ -73,7 +73,7 @@ func (t *tx) findSession(ctx context.Context, appID, id, lock string) (kycreview
 	if !canonicalUUID(appID) || !canonicalUUID(id) {
 		return kycreview.Session{}, kycreview.Errorf(kycreview.ENOTFOUND, "session not found")
 	}
-	s, err := scanSession(t.tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions
+	s, err := scanSession(t.q.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions
 		WHERE id = $1 AND application_id = $2 AND deleted_at IS NULL`+lock, id, appID))
 	if err != nil {
 		return kycreview.Session{}, notFound(err, "session")
@@ -87,13 +87,13 @@ func (t *tx) UpdateSession(ctx context.Context, s kycreview.Session) error {
 		at := utc(s.LastActivityAt)
 		last = &at
 	}
-	_, err := t.tx.Exec(ctx, `UPDATE sessions SET status = $1, activity_count = $2, last_activity_at = $3 WHERE pk = $4`,
+	_, err := t.q.Exec(ctx, `UPDATE sessions SET status = $1, activity_count = $2, last_activity_at = $3 WHERE pk = $4`,
 		string(s.Status), s.ActivityCount, last, s.PK)
 	return translate(err)
 }
 
 func (t *tx) DeleteSession(ctx context.Context, pk int64, at time.Time) error {
-	_, err := t.tx.Exec(ctx, `UPDATE sessions SET deleted_at = $1 WHERE pk = $2 AND deleted_at IS NULL`, utc(at), pk)
+	_, err := t.q.Exec(ctx, `UPDATE sessions SET deleted_at = $1 WHERE pk = $2 AND deleted_at IS NULL`, utc(at), pk)
 	return translate(err)
 }
 
@@ -122,7 +122,7 @@ func (t *tx) ListSessions(ctx context.Context, f kycreview.SessionFilter) ([]kyc
 	}
 	cond := strings.Join(where, " AND ")
 	var count int
-	if err := t.tx.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE `+cond, args...).Scan(&count); err != nil {
+	if err := t.q.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE `+cond, args...).Scan(&count); err != nil {
 		return nil, 0, translate(err)
 	}
 	if f.Offset >= count {
@@ -132,7 +132,7 @@ func (t *tx) ListSessions(ctx context.Context, f kycreview.SessionFilter) ([]kyc
 	// evaluation of args in the same call.
 	query := `SELECT ` + sessionColumns + ` FROM sessions WHERE ` + cond + `
 		ORDER BY session_number DESC LIMIT ` + arg(f.Limit) + ` OFFSET ` + arg(f.Offset)
-	rows, err := t.tx.Query(ctx, query, args...)
+	rows, err := t.q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, 0, translate(err)
 	}

@@ -49,7 +49,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (kycreview.API
 		return kycreview.APIKey{}, kycreview.ErrForbidden
 	}
 	var key kycreview.APIKey
-	err := s.store.ReadTx(ctx, func(tx Tx) error {
+	err := s.store.Read(ctx, func(tx Tx) error {
 		var err error
 		key, err = tx.FindAPIKeyByLookup(ctx, token[len(tokenPrefix):len(tokenPrefix)+lookupLen])
 		return err

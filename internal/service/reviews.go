@@ -114,10 +114,12 @@ func (s *Service) onSession(ctx context.Context, key kycreview.APIKey, sessionID
 }
 
 // Feed returns one page of a KYC session's feed and the feed's total count.
+// The count (kept on the session row) and the page are read one after the
+// other, as DRF reads them, not from one snapshot.
 func (s *Service) Feed(ctx context.Context, key kycreview.APIKey, sessionID string, q kycreview.FeedQuery) ([]kycreview.Activity, int, error) {
 	var rows []kycreview.Activity
 	var count int
-	err := s.store.ReadTx(ctx, func(tx Tx) error {
+	err := s.store.Read(ctx, func(tx Tx) error {
 		sess, err := findVisible(ctx, tx, key.ApplicationID, sessionID, kycreview.KindUser)
 		if err != nil {
 			return err

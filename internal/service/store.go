@@ -15,6 +15,12 @@ import (
 type Store interface {
 	// ReadTx runs fn in a read-only transaction over one consistent snapshot.
 	ReadTx(ctx context.Context, fn func(Tx) error) error
+	// Read runs fn outside any transaction: each statement sees what was
+	// committed when it runs. It is for reads that need no snapshot across
+	// statements (one lookup, or a count and a page, which DRF reads
+	// separately too) and saves the round trips of BEGIN and COMMIT on the
+	// hottest paths. fn must only read.
+	Read(ctx context.Context, fn func(Tx) error) error
 	// WriteTx runs fn in a read-write transaction and commits it if fn
 	// returns nil; otherwise nothing fn wrote is kept.
 	WriteTx(ctx context.Context, fn func(Tx) error) error

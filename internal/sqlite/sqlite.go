@@ -119,6 +119,12 @@ func (db *DB) ReadTx(ctx context.Context, fn func(service.Tx) error) error {
 	return runTx(ctx, db.reader, db.readerStmts, fn)
 }
 
+// Read runs fn's statements on the reader pool, each in its own implicit
+// transaction.
+func (db *DB) Read(ctx context.Context, fn func(service.Tx) error) error {
+	return fn(&tx{q: db.reader, stmts: db.readerStmts})
+}
+
 // WriteTx runs fn in an IMMEDIATE transaction on the single writer
 // connection and commits if fn returns nil.
 func (db *DB) WriteTx(ctx context.Context, fn func(service.Tx) error) error {
@@ -133,7 +139,7 @@ func runTx(ctx context.Context, pool *sql.DB, stmts statements, fn func(service.
 	// Unconditional: after Commit it is a no-op, and if fn panics the single
 	// writer connection must not stay inside an open transaction.
 	defer sqlTx.Rollback() //nolint:errcheck // ErrTxDone after a commit
-	if err := fn(&tx{tx: sqlTx, stmts: stmts}); err != nil {
+	if err := fn(&tx{q: sqlTx, tx: sqlTx, stmts: stmts}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -142,10 +148,19 @@ func runTx(ctx context.Context, pool *sql.DB, stmts statements, fn func(service.
 	return nil
 }
 
-// tx implements service.Tx over one SQLite transaction.
+// tx implements service.Tx over one SQLite transaction, or over the reader
+// pool outside any (Read).
 type tx struct {
-	tx    *sql.Tx
+	q     querier
+	tx    *sql.Tx // nil outside a transaction
 	stmts statements
+}
+
+// querier runs statements: *sql.Tx or *sql.DB.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 var _ service.Tx = (*tx)(nil)

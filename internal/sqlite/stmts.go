@@ -51,22 +51,32 @@ func (s statements) close() {
 // queryRow, query and exec run a statement in the transaction, through its
 // prepared form when it has one.
 func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := t.stmts[q]; st != nil {
-		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
-	return t.tx.QueryRowContext(ctx, q, args...)
+	return t.q.QueryRowContext(ctx, q, args...)
 }
 
 func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := t.stmts[q]; st != nil {
-		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
-	return t.tx.QueryContext(ctx, q, args...)
+	return t.q.QueryContext(ctx, q, args...)
 }
 
 func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if st := t.stmts[q]; st != nil {
-		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
 	}
-	return t.tx.ExecContext(ctx, q, args...)
+	return t.q.ExecContext(ctx, q, args...)
+}
+
+// stmt returns q's prepared statement, bound to the transaction if there is
+// one, or nil if q is not prepared.
+func (t *tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	st := t.stmts[q]
+	if st == nil || t.tx == nil {
+		return st
+	}
+	return t.tx.StmtContext(ctx, st)
 }

@@ -239,6 +239,47 @@ func testAppendOnly(t *testing.T, b Backend) {
 	})
 }
 
+func testRead(t *testing.T, b Backend) {
+	s, ctx := b.Open(t), context.Background()
+	a := newFixture(t, s, "a")
+	sess := a.newSession(t, s, kycreview.KindUser)
+	appendRow(t, s, sess, kycreview.Activity{Type: kycreview.ActivityComment, Actor: kycreview.Actor{Type: kycreview.ActorSystem, Display: "System"}, CreatedAt: epoch})
+	// Read sees what is committed, statement by statement.
+	err := s.Read(ctx, func(tx service.Tx) error {
+		cur, err := tx.FindSession(ctx, a.app.ID, sess.ID)
+		if err != nil {
+			return err
+		}
+		appendRow(t, s, sess, kycreview.Activity{Type: kycreview.ActivityComment, Actor: kycreview.Actor{Type: kycreview.ActorSystem, Display: "System"}, CreatedAt: epoch.Add(time.Second)})
+		rows, err := tx.ListActivities(ctx, cur.PK, kycreview.FeedQuery{Limit: 10})
+		if err == nil && (cur.ActivityCount != 1 || len(rows) != 2) {
+			t.Errorf("Read: count %d then %d rows; each statement should see the latest commit", cur.ActivityCount, len(rows))
+		}
+		_, missing := tx.FindSession(ctx, a.app.ID, uuid.NewString())
+		wantCode(t, missing, kycreview.ENOTFOUND)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ReadTx, by contrast, reads one snapshot.
+	err = s.ReadTx(ctx, func(tx service.Tx) error {
+		cur, err := tx.FindSession(ctx, a.app.ID, sess.ID)
+		if err != nil {
+			return err
+		}
+		appendRow(t, s, sess, kycreview.Activity{Type: kycreview.ActivityComment, Actor: kycreview.Actor{Type: kycreview.ActorSystem, Display: "System"}, CreatedAt: epoch.Add(2 * time.Second)})
+		rows, err := tx.ListActivities(ctx, cur.PK, kycreview.FeedQuery{Limit: 10})
+		if err == nil && (cur.ActivityCount != 2 || len(rows) != 2) {
+			t.Errorf("ReadTx: count %d then %d rows; one snapshot should show 2 and 2", cur.ActivityCount, len(rows))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func testRollback(t *testing.T, b Backend) {
 	s, ctx := b.Open(t), context.Background()
 	a := newFixture(t, s, "a")

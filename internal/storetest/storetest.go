@@ -44,6 +44,7 @@ func Run(t *testing.T, b Backend) {
 		{"DuplicateSeq", testDuplicateSeq},
 		{"AppendOnly", testAppendOnly},
 		{"Rollback", testRollback},
+		{"ReadOutsideTransaction", testRead},
 		{"LockSerialises", testLockSerialises},
 		{"OutboxAndNotifications", testOutboxAndNotifications},
 	}
