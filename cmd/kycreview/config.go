@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ type config struct {
 	LogFormat    string // KYCREVIEW_LOG_FORMAT: text, json or auto
 	LogLevel     string // KYCREVIEW_LOG_LEVEL: debug, info, warn, error
 	MaxBodyBytes int64  // KYCREVIEW_MAX_BODY_BYTES
+	PprofAddr    string // KYCREVIEW_PPROF_ADDR: serve net/http/pprof there (loopback only); off when empty
 }
 
 // defaultDB is the SQLite file serve and the admin commands share when
@@ -44,6 +46,7 @@ func (c *config) fromEnv(getenv func(string) string) error {
 	set(&c.PublicURL, "KYCREVIEW_PUBLIC_URL")
 	set(&c.LogFormat, "KYCREVIEW_LOG_FORMAT")
 	set(&c.LogLevel, "KYCREVIEW_LOG_LEVEL")
+	set(&c.PprofAddr, "KYCREVIEW_PPROF_ADDR")
 	if v := getenv("KYCREVIEW_TRUST_PROXY_HEADERS"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -67,6 +70,12 @@ func (c *config) validate() error {
 		u, err := url.Parse(c.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return &usageError{fmt.Sprintf("public URL %q must be an absolute http(s) URL without query or fragment", c.PublicURL)}
+		}
+	}
+	if c.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return &usageError{fmt.Sprintf("KYCREVIEW_PPROF_ADDR %q must be a loopback address such as 127.0.0.1:6060: profiles expose memory contents", c.PprofAddr)}
 		}
 	}
 	switch c.LogFormat {
