@@ -89,6 +89,8 @@ type Activity struct {
 	ChangedFields []string
 	Metadata      json.RawMessage
 	CreatedAt     time.Time
+	// Entry is the row rendered for the feed (EntryJSON), kept by storage.
+	Entry json.RawMessage
 }
 
 // Change is one action on a session: who did it, the status it sets (nil for

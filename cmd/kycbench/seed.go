@@ -111,11 +111,15 @@ func statusCase(expr string, comment bool) string {
 
 // dialect is the SQL that differs between the backends in feedRowsSelect.
 type dialect struct {
-	id            string              // a random UUID per row
+	id            string              // a UUID per row, as text
+	asUUID        func(string) string // turns the text id into the id column's type
 	actorID       string              // the key id, as a literal of the column's type
 	createdAt     string              // the row's time, from i
 	changedFields string              // ["status"] as a literal of the column's type
 	json          func(string) string // turns a text expression into the JSON column's type
+	// timeText renders the created_at expression as the feed shows it
+	// (kycreview.FormatMicro); seeded times are whole seconds, so no fraction.
+	timeText func(string) string
 }
 
 // feedRowsSelect is the SELECT, common to both dialects, that turns row
@@ -128,18 +132,27 @@ type dialect struct {
 func feedRowsSelect(spec seedSpec, d dialect) string {
 	prev := "CASE WHEN g = 1 THEN 'In Progress' ELSE " + statusCase("g - 2", false) + " END"
 	next := statusCase("g - 1", false)
-	return fmt.Sprintf(`SELECT %[1]s, s + 1, g, 'STATUS_UPDATED',
-		CASE WHEN g = 1 THEN 'SYSTEM' ELSE 'API_KEY' END, CASE WHEN g = 1 THEN NULL ELSE %[2]s END,
-		CASE WHEN g = 1 THEN 'System' ELSE 'API Client' END,
-		pv, nw, CASE WHEN g = 1 THEN '%[3]s' ELSE %[4]s END,
-		%[5]s, %[6]s, %[7]s, %[8]s
-	FROM (SELECT i, s, g, %[9]s AS pv, %[10]s AS nw
+	// entry is the row as the feed shows it, built here as
+	// kycreview.Activity.EntryJSON renders it (seed_test checks they agree
+	// byte for byte): every value is plain ASCII without quotes, so
+	// concatenation is exact.
+	entry := `'{"uuid":"' || rid || '","activity_type":"STATUS_UPDATED","actor_display":"' || disp ||
+		'","actor_email":null,"actor_type":"' || atype || '","new_status":"' || nw || '","previous_status":"' || pv ||
+		'","comment":"' || cm || '","mentioned_emails":[],"previous_value":{"status":"' || pv ||
+		'"},"new_value":{"status":"' || nw || '"},"changed_fields":["status"],"metadata":null,"created_at":"' || ` +
+		d.timeText("ca") + ` || '"}'`
+	return fmt.Sprintf(`SELECT `+d.asUUID("rid")+`, s + 1, g, 'STATUS_UPDATED', atype, CASE WHEN g = 1 THEN NULL ELSE %[2]s END, disp,
+		pv, nw, cm, %[5]s, %[6]s, %[7]s, ca, %[12]s
+	FROM (SELECT i, s, g, %[1]s AS rid, %[9]s AS pv, %[10]s AS nw, %[8]s AS ca,
+			CASE WHEN g = 1 THEN '%[3]s' ELSE %[4]s END AS cm,
+			CASE WHEN g = 1 THEN 'SYSTEM' ELSE 'API_KEY' END AS atype,
+			CASE WHEN g = 1 THEN 'System' ELSE 'API Client' END AS disp
 		FROM (SELECT i, i %% %[11]d AS s, i / %[11]d + 1 AS g FROM n) AS r) AS f`,
 		d.id, d.actorID, systemComment, statusCase("g - 1", true),
 		d.json(`'{"status":"' || pv || '"}'`), d.json(`'{"status":"' || nw || '"}'`), d.changedFields, d.createdAt,
-		prev, next, spec.Sessions)
+		prev, next, spec.Sessions, entry)
 }
 
 // activityColumns are the columns feedRowsSelect fills, in its order.
 const activityColumns = `id, session_pk, seq, activity_type, actor_type, actor_id, actor_display,
-	previous_status, new_status, comment, previous_value, new_value, changed_fields, created_at`
+	previous_status, new_status, comment, previous_value, new_value, changed_fields, created_at, entry`

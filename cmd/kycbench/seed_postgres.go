@@ -159,11 +159,14 @@ func pgSettings(ctx context.Context, dbURL string) (string, int64, error) {
 func postgresSeedSQL(spec seedSpec) []string {
 	t0 := "timestamptz '" + spec.T0.Format(time.RFC3339) + "'"
 	rows := feedRowsSelect(spec, dialect{
-		id:            "gen_random_uuid()",
+		// Computed, not random, as on SQLite: the id appears twice in the row.
+		id:            `(lpad(to_hex((i * 2654435761) % 4294967296), 8, '0') || '-0000-4000-9000-' || lpad(to_hex(i), 12, '0'))`,
+		asUUID:        func(s string) string { return s + "::uuid" },
 		actorID:       "'" + spec.KeyID + "'::uuid",
 		createdAt:     t0 + " + interval '1 second' * (i + 30)",
 		changedFields: `'{status}'::text[]`,
 		json:          func(s string) string { return "(" + s + ")::json" },
+		timeText:      func(s string) string { return `to_char(` + s + ` AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')` },
 	})
 	return []string{
 		fmt.Sprintf(`UPDATE applications SET next_session_number = %d WHERE id = '%s'`, spec.Sessions+1, spec.AppID),

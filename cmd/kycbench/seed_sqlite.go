@@ -59,13 +59,17 @@ func sqliteSeedSQL(spec seedSpec) []string {
 	t0 := spec.T0.UnixMicro()
 	const second = int64(time.Second / time.Microsecond)
 	rows := feedRowsSelect(spec, dialect{
-		// A version 4 UUID from random bytes, as uuid.NewString makes.
-		id: `lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || substr(lower(hex(randomblob(2))), 2)
-			|| '-' || substr('89ab', 1 + (random() & 3), 1) || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))`,
+		// Computed, not random: the id appears twice in the row (its column
+		// and its rendered entry) and SQLite may evaluate a random one twice.
+		// The first group is a hash of i, so index order is unrelated to
+		// insertion order, as with random UUIDs.
+		id:            `printf('%08x-0000-4000-9000-%012x', (i * 2654435761) % 4294967296, i)`,
+		asUUID:        func(s string) string { return s },
 		actorID:       "'" + spec.KeyID + "'",
 		createdAt:     fmt.Sprintf("%d + (i + 30) * %d", t0, second),
 		changedFields: `'["status"]'`,
 		json:          func(s string) string { return s },
+		timeText:      func(s string) string { return `strftime('%Y-%m-%dT%H:%M:%SZ', ` + s + ` / 1000000, 'unixepoch')` },
 	})
 	return []string{
 		// A large page cache for this connection only (the seeding one), so

@@ -78,12 +78,32 @@ func checkSeeded(t *testing.T, store service.Store, ds dataset) {
 	now := time.Now()
 	oldest := []kycreview.OrderTerm{{Field: "created_at"}}
 	for s, id := range ds.SessionIDs {
-		rows, count, err := svc.Feed(ctx, key, id, kycreview.FeedQuery{Ordering: oldest, Limit: 1000})
+		entries, count, err := svc.Feed(ctx, key, id, kycreview.FeedQuery{Ordering: oldest, Limit: 1000})
 		if err != nil {
 			t.Fatalf("session %d (%s): %v", s, id, err)
 		}
-		if count != ds.Rows || len(rows) != ds.Rows {
-			t.Fatalf("session %d: %d rows of %d, want %d", s, len(rows), count, ds.Rows)
+		if count != ds.Rows || len(entries) != ds.Rows {
+			t.Fatalf("session %d: %d rows of %d, want %d", s, len(entries), count, ds.Rows)
+		}
+		// Every seeded row is a status row, so the decision lists them all,
+		// with their columns; the entry the SQL built must be the one the
+		// service would have rendered.
+		dec, err := svc.Decision(ctx, key, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := dec.Reviews
+		if len(rows) != ds.Rows {
+			t.Fatalf("session %d: %d status rows, want %d", s, len(rows), ds.Rows)
+		}
+		for g, row := range rows {
+			want, err := row.EntryJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(entries[g]) != string(want) || string(row.Entry) != string(want) {
+				t.Fatalf("session %d row %d: seeded entry\n%s\nwant\n%s", s, g+1, entries[g], want)
+			}
 		}
 		prev := kycreview.Status("In Progress")
 		for g, row := range rows {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -10,7 +11,7 @@ import (
 )
 
 const activityColumns = `pk, id::text, session_pk, seq, activity_type, actor_type, actor_id::text, actor_display, actor_email,
-	previous_status, new_status, comment, mentioned_emails, previous_value, new_value, changed_fields, metadata, created_at`
+	previous_status, new_status, comment, mentioned_emails, previous_value, new_value, changed_fields, metadata, created_at, entry`
 
 // orderColumns maps the feed's orderable fields to columns. Only names found
 // here reach the SQL text, so ordering cannot be used for injection. Text
@@ -45,17 +46,22 @@ func orderBy(terms []kycreview.OrderTerm) (string, error) {
 }
 
 func (t *tx) InsertActivity(ctx context.Context, a *kycreview.Activity) error {
+	entry, err := a.EntryJSON()
+	if err != nil {
+		return err
+	}
+	a.Entry = entry
 	var actorID *string
 	if a.Actor.ID != "" {
 		actorID = &a.Actor.ID
 	}
-	err := t.q.QueryRow(ctx, `INSERT INTO activities (id, session_pk, seq, activity_type, actor_type, actor_id,
+	err = t.q.QueryRow(ctx, `INSERT INTO activities (id, session_pk, seq, activity_type, actor_type, actor_id,
 		actor_display, actor_email, previous_status, new_status, comment, mentioned_emails, previous_value, new_value,
-		changed_fields, metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		changed_fields, metadata, created_at, entry) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		RETURNING pk`,
 		a.ID, a.SessionPK, a.Seq, string(a.Type), string(a.Actor.Type), actorID, a.Actor.Display, a.Actor.Email,
 		statusArg(a.PreviousStatus), statusArg(a.NewStatus), a.Comment, nonNil(a.MentionedEmails),
-		jsonArg(a.PreviousValue), jsonArg(a.NewValue), nonNil(a.ChangedFields), jsonArg(a.Metadata), utc(a.CreatedAt),
+		jsonArg(a.PreviousValue), jsonArg(a.NewValue), nonNil(a.ChangedFields), jsonArg(a.Metadata), utc(a.CreatedAt), string(entry),
 	).Scan(&a.PK)
 	return translate(err)
 }
@@ -66,6 +72,35 @@ func (t *tx) ListActivities(ctx context.Context, sessionPK int64, q kycreview.Fe
 		return nil, err
 	}
 	return t.queryActivities(ctx, feedQuery(order), sessionPK, q.Limit, q.Offset)
+}
+
+// ListFeedEntries returns one page of the session's feed as the API shows
+// it: the stored entries only, no columns to scan.
+func (t *tx) ListFeedEntries(ctx context.Context, sessionPK int64, q kycreview.FeedQuery) ([]json.RawMessage, error) {
+	order, err := orderBy(q.Ordering)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.q.Query(ctx, feedEntriesQuery(order), sessionPK, q.Limit, q.Offset)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	out := make([]json.RawMessage, 0, q.Limit)
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, translate(err)
+		}
+		out = append(out, json.RawMessage(e))
+	}
+	return out, translate(rows.Err())
+}
+
+// feedEntriesQuery is ListFeedEntries' query for an ORDER BY clause; it
+// walks the same index as feedQuery.
+func feedEntriesQuery(order string) string {
+	return `SELECT entry FROM activities WHERE session_pk = $1 ORDER BY ` + order + ` LIMIT $2 OFFSET $3`
 }
 
 // feedQuery is the feed page query for an ORDER BY clause. With the default
@@ -104,8 +139,9 @@ func scanActivity(rows pgx.Rows) (kycreview.Activity, error) {
 	var a kycreview.Activity
 	var actorID, prev, next *string
 	var prevValue, newValue, metadata []byte
+	var entry string
 	err := rows.Scan(&a.PK, &a.ID, &a.SessionPK, &a.Seq, &a.Type, &a.Actor.Type, &actorID, &a.Actor.Display, &a.Actor.Email,
-		&prev, &next, &a.Comment, &a.MentionedEmails, &prevValue, &newValue, &a.ChangedFields, &metadata, &a.CreatedAt)
+		&prev, &next, &a.Comment, &a.MentionedEmails, &prevValue, &newValue, &a.ChangedFields, &metadata, &a.CreatedAt, &entry)
 	if err != nil {
 		return kycreview.Activity{}, err
 	}
@@ -117,6 +153,7 @@ func scanActivity(rows pgx.Rows) (kycreview.Activity, error) {
 	a.MentionedEmails, a.ChangedFields = nonNil(a.MentionedEmails), nonNil(a.ChangedFields)
 	a.PreviousValue, a.NewValue, a.Metadata = prevValue, newValue, metadata
 	a.CreatedAt = a.CreatedAt.UTC()
+	a.Entry = json.RawMessage(entry)
 	return a, nil
 }
 

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/kycreview/kycreview"
 )
@@ -113,11 +114,12 @@ func (s *Service) onSession(ctx context.Context, key kycreview.APIKey, sessionID
 	return s.store.WriteTx(ctx, fn)
 }
 
-// Feed returns one page of a KYC session's feed and the feed's total count.
-// The count (kept on the session row) and the page are read one after the
-// other, as DRF reads them, not from one snapshot.
-func (s *Service) Feed(ctx context.Context, key kycreview.APIKey, sessionID string, q kycreview.FeedQuery) ([]kycreview.Activity, int, error) {
-	var rows []kycreview.Activity
+// Feed returns one page of a KYC session's feed, as the rendered entries the
+// API sends, and the feed's total count. The count (kept on the session row)
+// and the page are read one after the other, as DRF reads them, not from
+// one snapshot.
+func (s *Service) Feed(ctx context.Context, key kycreview.APIKey, sessionID string, q kycreview.FeedQuery) ([]json.RawMessage, int, error) {
+	var entries []json.RawMessage
 	var count int
 	err := s.store.Read(ctx, func(tx Tx) error {
 		sess, err := findVisible(ctx, tx, key.ApplicationID, sessionID, kycreview.KindUser)
@@ -126,13 +128,13 @@ func (s *Service) Feed(ctx context.Context, key kycreview.APIKey, sessionID stri
 		}
 		count = int(sess.ActivityCount)
 		if q.Offset >= count {
-			rows = []kycreview.Activity{}
+			entries = []json.RawMessage{}
 			return nil
 		}
-		rows, err = tx.ListActivities(ctx, sess.PK, q)
+		entries, err = tx.ListFeedEntries(ctx, sess.PK, q)
 		return err
 	})
-	return rows, count, err
+	return entries, count, err
 }
 
 // EventBody renders the body of the outbox event with the given id, as the

@@ -6,6 +6,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/kycreview/kycreview"
@@ -90,6 +91,9 @@ type Tx interface {
 	InsertActivity(ctx context.Context, a *kycreview.Activity) error
 	// ListActivities returns one page of the session's feed.
 	ListActivities(ctx context.Context, sessionPK int64, q kycreview.FeedQuery) ([]kycreview.Activity, error)
+	// ListFeedEntries returns one page of the session's feed as rendered
+	// entries (Activity.Entry), which is all the API sends.
+	ListFeedEntries(ctx context.Context, sessionPK int64, q kycreview.FeedQuery) ([]json.RawMessage, error)
 	// ListStatusActivities returns the session's rows that carry a status,
 	// oldest first.
 	ListStatusActivities(ctx context.Context, sessionPK int64) ([]kycreview.Activity, error)

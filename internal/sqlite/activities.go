@@ -11,7 +11,7 @@ import (
 )
 
 const activityColumns = `pk, id, session_pk, seq, activity_type, actor_type, actor_id, actor_display, actor_email,
-	previous_status, new_status, comment, mentioned_emails, previous_value, new_value, changed_fields, metadata, created_at`
+	previous_status, new_status, comment, mentioned_emails, previous_value, new_value, changed_fields, metadata, created_at, entry`
 
 // orderColumns maps the feed's orderable fields to columns. Only names found
 // here reach the SQL text, so ordering cannot be used for injection.
@@ -45,9 +45,14 @@ func orderBy(terms []kycreview.OrderTerm) (string, error) {
 
 const insertActivityQuery = `INSERT INTO activities (id, session_pk, seq, activity_type, actor_type, actor_id,
 	actor_display, actor_email, previous_status, new_status, comment, mentioned_emails, previous_value, new_value,
-	changed_fields, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk`
+	changed_fields, metadata, created_at, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk`
 
 func (t *tx) InsertActivity(ctx context.Context, a *kycreview.Activity) error {
+	entry, err := a.EntryJSON()
+	if err != nil {
+		return err
+	}
+	a.Entry = entry
 	mentions, err := json.Marshal(nonNil(a.MentionedEmails))
 	if err != nil {
 		return err
@@ -63,7 +68,7 @@ func (t *tx) InsertActivity(ctx context.Context, a *kycreview.Activity) error {
 	err = t.queryRow(ctx, insertActivityQuery,
 		a.ID, a.SessionPK, a.Seq, string(a.Type), string(a.Actor.Type), actorID, a.Actor.Display, a.Actor.Email,
 		statusArg(a.PreviousStatus), statusArg(a.NewStatus), a.Comment, string(mentions),
-		rawArg(a.PreviousValue), rawArg(a.NewValue), string(changed), rawArg(a.Metadata), a.CreatedAt.UnixMicro(),
+		rawArg(a.PreviousValue), rawArg(a.NewValue), string(changed), rawArg(a.Metadata), a.CreatedAt.UnixMicro(), string(entry),
 	).Scan(&a.PK)
 	return translate(err)
 }
@@ -74,6 +79,35 @@ func (t *tx) ListActivities(ctx context.Context, sessionPK int64, q kycreview.Fe
 		return nil, err
 	}
 	return t.queryActivities(ctx, feedQuery(order), sessionPK, q.Limit, q.Offset)
+}
+
+// ListFeedEntries returns one page of the session's feed as the API shows
+// it: the stored entries only, no columns to scan.
+func (t *tx) ListFeedEntries(ctx context.Context, sessionPK int64, q kycreview.FeedQuery) ([]json.RawMessage, error) {
+	order, err := orderBy(q.Ordering)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.query(ctx, feedEntriesQuery(order), sessionPK, q.Limit, q.Offset)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	out := make([]json.RawMessage, 0, q.Limit)
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, translate(err)
+		}
+		out = append(out, json.RawMessage(e))
+	}
+	return out, translate(rows.Err())
+}
+
+// feedEntriesQuery is ListFeedEntries' query for an ORDER BY clause; it
+// walks the same index as feedQuery.
+func feedEntriesQuery(order string) string {
+	return `SELECT entry FROM activities WHERE session_pk = ? ORDER BY ` + order + ` LIMIT ? OFFSET ?`
 }
 
 // feedQuery is the feed page query for an ORDER BY clause. With the default
@@ -113,8 +147,9 @@ func scanActivity(rows *sql.Rows) (kycreview.Activity, error) {
 	var actorID, actorEmail, prev, next, comment, prevValue, newValue, metadata sql.NullString
 	var mentions, changed string
 	var created int64
+	var entry string
 	err := rows.Scan(&a.PK, &a.ID, &a.SessionPK, &a.Seq, &a.Type, &a.Actor.Type, &actorID, &a.Actor.Display, &actorEmail,
-		&prev, &next, &comment, &mentions, &prevValue, &newValue, &changed, &metadata, &created)
+		&prev, &next, &comment, &mentions, &prevValue, &newValue, &changed, &metadata, &created, &entry)
 	if err != nil {
 		return a, translate(err)
 	}
@@ -130,6 +165,7 @@ func scanActivity(rows *sql.Rows) (kycreview.Activity, error) {
 	}
 	a.PreviousValue, a.NewValue, a.Metadata = rawPtr(prevValue), rawPtr(newValue), rawPtr(metadata)
 	a.CreatedAt = fromMicro(created)
+	a.Entry = json.RawMessage(entry)
 	return a, nil
 }
 

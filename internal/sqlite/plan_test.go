@@ -34,8 +34,8 @@ func TestQueryPlans(t *testing.T) {
 		args        []any
 		want        string // an index the plan must use
 	}{
-		{"feed, newest first", feedQuery(defaultOrder), []any{1, 20, 0}, "activities_session_created"},
-		{"feed, oldest first", feedQuery(ascOrder), []any{1, 20, 0}, "activities_session_created"},
+		{"feed, newest first", feedEntriesQuery(defaultOrder), []any{1, 20, 0}, "activities_session_created"},
+		{"feed, oldest first", feedEntriesQuery(ascOrder), []any{1, 20, 0}, "activities_session_created"},
 		{"decision reviews", statusRowsQuery, []any{1}, "sqlite_autoindex_activities_2"},
 		{"session lookup", `SELECT ` + sessionColumns + ` FROM sessions WHERE id = ? AND application_id = ? AND deleted_at IS NULL`, []any{"x", "y"}, "sqlite_autoindex_sessions_1"},
 		{"session list", listAll, []any{"app", "user", 50, 0}, "sqlite_autoindex_sessions_2"},

@@ -22,7 +22,7 @@ func hotQueries() []string {
 	oldestFirst, _ := orderBy([]kycreview.OrderTerm{{Field: "created_at"}}) // likewise
 	return []string{
 		findKeyQuery, findSessionQuery, updateSessionQuery, insertActivityQuery, insertOutboxQuery,
-		insertNotificationQuery, statusRowsQuery, feedQuery(defaultOrder), feedQuery(oldestFirst),
+		insertNotificationQuery, statusRowsQuery, feedEntriesQuery(defaultOrder), feedEntriesQuery(oldestFirst),
 		nextNumberQuery, insertSessionQuery, findWorkflowQuery,
 	}
 }

@@ -45,6 +45,20 @@ func testActivityRoundTrip(t *testing.T, b Backend) {
 		if diff := cmp.Diff([]kycreview.Activity{full, bare}, got, jsonEqual); diff != "" {
 			t.Errorf("activity round trip (-want +got):\n%s", diff)
 		}
+		// The stored entry is the row as the API renders it, byte for byte.
+		entries, err := tx.ListFeedEntries(ctx, full.SessionPK, kycreview.FeedQuery{Ordering: []kycreview.OrderTerm{{Field: "created_at"}}, Limit: 10})
+		if err != nil {
+			return err
+		}
+		for i, a := range []kycreview.Activity{full, bare} {
+			want, err := a.EntryJSON()
+			if err != nil {
+				return err
+			}
+			if i >= len(entries) || string(entries[i]) != string(want) {
+				t.Errorf("entry %d: got %s\nwant %s", i, entries, want)
+			}
+		}
 		return nil
 	})
 }

@@ -104,6 +104,9 @@ CREATE TABLE activities (
     changed_fields   text[] NOT NULL DEFAULT '{}',
     metadata         json,
     created_at       timestamptz NOT NULL,
+    -- The row as the feed shows it, rendered once when it is written (the
+    -- row never changes): a feed page is these joined.
+    entry            text NOT NULL,
     UNIQUE (session_pk, seq)
 );
 CREATE INDEX activities_session_created ON activities (session_pk, created_at, seq);

@@ -91,6 +91,9 @@ CREATE TABLE activities (
     changed_fields   TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(changed_fields)),
     metadata         TEXT CHECK (metadata IS NULL OR json_valid(metadata)),
     created_at       INTEGER NOT NULL,
+    -- The row as the feed shows it, rendered once when it is written (the
+    -- row never changes): a feed page is these joined.
+    entry            TEXT NOT NULL,
     UNIQUE (session_pk, seq)
 ) STRICT;
 CREATE INDEX activities_session_created ON activities (session_pk, created_at, seq);
