@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/kycreview/kycreview/internal/service"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -32,6 +33,12 @@ type DB struct {
 	reader *sql.DB
 	// Prepared hot statements, one set per pool (see stmts.go).
 	writerStmts, readerStmts statements
+	// The writer goroutine's queue and lifecycle (see groupcommit.go).
+	jobs       chan *writeJob
+	closing    chan struct{}
+	writerDone chan struct{}
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 var _ service.Store = (*DB)(nil)
@@ -98,14 +105,25 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	db.jobs, db.closing, db.writerDone = make(chan *writeJob), make(chan struct{}), make(chan struct{})
+	go db.writeLoop()
 	return db, nil
 }
 
-// Close closes both connection pools.
+// Close stops the writer, after the batch it is running, and closes both
+// connection pools.
+// Calling it again does nothing.
 func (db *DB) Close() error {
-	db.readerStmts.close()
-	db.writerStmts.close()
-	return errors.Join(db.reader.Close(), db.writer.Close())
+	db.closeOnce.Do(func() {
+		if db.closing != nil {
+			close(db.closing)
+			<-db.writerDone
+		}
+		db.readerStmts.close()
+		db.writerStmts.close()
+		db.closeErr = errors.Join(db.reader.Close(), db.writer.Close())
+	})
+	return db.closeErr
 }
 
 // Ping checks that the file can be read.
@@ -123,12 +141,6 @@ func (db *DB) ReadTx(ctx context.Context, fn func(service.Tx) error) error {
 // transaction.
 func (db *DB) Read(ctx context.Context, fn func(service.Tx) error) error {
 	return fn(&tx{q: db.reader, stmts: db.readerStmts})
-}
-
-// WriteTx runs fn in an IMMEDIATE transaction on the single writer
-// connection and commits if fn returns nil.
-func (db *DB) WriteTx(ctx context.Context, fn func(service.Tx) error) error {
-	return runTx(ctx, db.writer, db.writerStmts, fn)
 }
 
 func runTx(ctx context.Context, pool *sql.DB, stmts statements, fn func(service.Tx) error) (err error) {
@@ -154,6 +166,9 @@ type tx struct {
 	q     querier
 	tx    *sql.Tx // nil outside a transaction
 	stmts statements
+	// ctx, when set, replaces the callers' contexts for every statement: in a
+	// shared batch no caller may interrupt the transaction.
+	ctx context.Context
 }
 
 // querier runs statements: *sql.Tx or *sql.DB.

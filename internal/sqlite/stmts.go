@@ -51,6 +51,7 @@ func (s statements) close() {
 // queryRow, query and exec run a statement in the transaction, through its
 // prepared form when it has one.
 func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = t.context(ctx)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -58,6 +59,7 @@ func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 }
 
 func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	ctx = t.context(ctx)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -65,6 +67,7 @@ func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 }
 
 func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = t.context(ctx)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -79,4 +82,13 @@ func (t *tx) stmt(ctx context.Context, q string) *sql.Stmt {
 		return st
 	}
 	return t.tx.StmtContext(ctx, st)
+}
+
+// context is the context a statement runs under: the batch's, in a shared
+// write transaction, else the caller's.
+func (t *tx) context(ctx context.Context) context.Context {
+	if t.ctx != nil {
+		return t.ctx
+	}
+	return ctx
 }
