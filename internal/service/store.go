@@ -23,7 +23,9 @@ type Store interface {
 	// hottest paths. fn must only read.
 	Read(ctx context.Context, fn func(Tx) error) error
 	// WriteTx runs fn in a read-write transaction and commits it if fn
-	// returns nil; otherwise nothing fn wrote is kept.
+	// returns nil; otherwise nothing fn wrote is kept. It returns once the
+	// outcome is durable. fn must not start another transaction: a backend
+	// may run writes one at a time (SQLite does), and would wait for itself.
 	WriteTx(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the database can be reached.
 	Ping(ctx context.Context) error
