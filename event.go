@@ -14,7 +14,8 @@ const EventStatusUpdated = "status.updated"
 // It holds a reference, not a body: the body embeds the session's whole
 // status history, so storing it in every event would make each review cost
 // more than the last and the outbox grow with the square of a session's
-// history. The rows it is rendered from are immutable, so StatusUpdatedBody
+// history. The rows it is rendered from are immutable, and the session
+// fields the body shows never change after creation, so RenderStatusUpdated
 // gives the same bytes whenever it is called.
 type OutboxEvent struct {
 	PK            int64

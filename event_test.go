@@ -390,6 +390,17 @@ func TestRenderStatusUpdated(t *testing.T) {
 	if string(again) != string(got) {
 		t.Error("rendering twice gave different bytes")
 	}
+	// What changes on a session row after the event (its status, counters,
+	// deletion) must not change the event's body: it is rendered again at
+	// every delivery attempt and signed.
+	later := d.Session
+	later.Status, later.ActivityCount = StatusResubmitted, 99
+	later.LastActivityAt = later.CreatedAt.Add(1e12)
+	deleted := later.CreatedAt.Add(2e12)
+	later.DeletedAt = &deleted
+	if after, _ := RenderStatusUpdated(ev, later, d.Reviews); string(after) != string(got) {
+		t.Errorf("the body changed with the session row:\n was %s\n now %s", got, after)
+	}
 	ev.Seq = 2 // the comment-only row: not a status event
 	if _, err := RenderStatusUpdated(ev, d.Session, d.Reviews); err == nil {
 		t.Error("rendering an event whose row has no status succeeded")

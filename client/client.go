@@ -114,7 +114,7 @@ func (c *Client) resolve(link string) (string, error) {
 		}
 		// The request carries the API key: never to another origin than the
 		// one the client was given, whatever a response says.
-		if !strings.EqualFold(u.Scheme, base.Scheme) || !strings.EqualFold(u.Host, base.Host) {
+		if !strings.EqualFold(u.Scheme, base.Scheme) || !strings.EqualFold(origin(u), origin(base)) {
 			return "", fmt.Errorf("client: page link %q is on %s://%s, not on the client's %s://%s; "+
 				"create the client with the server's public URL", link, u.Scheme, u.Host, base.Scheme, base.Host)
 		}
@@ -202,4 +202,14 @@ func decodeJSON(r io.Reader, out any) error {
 func closeBody(body io.ReadCloser) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(body, drainLimit))
 	_ = body.Close()
+}
+
+// origin is u's host and port, the scheme's default port spelled out, so
+// that https://h and https://h:443 are one origin.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return u.Hostname() + ":" + port
 }

@@ -38,6 +38,7 @@ func TestResolve(t *testing.T) {
 		{link: "http://kyc.example.com/v3/sessions/x/reviews/?limit=2&offset=2", wantErr: true},
 		{link: "https://127.0.0.1:8080/v3/sessions/x/reviews/", wantErr: true},
 		{link: "http://127.0.0.1:8081/v3/sessions/x/reviews/", wantErr: true},
+		{link: "http://127.0.0.1:8080/v3/x", want: "http://127.0.0.1:8080/v3/x"},
 		{link: "/v3/sessions/?limit=2&offset=2&status=Approved%2CDeclined", want: "http://127.0.0.1:8080/v3/sessions/?limit=2&offset=2&status=Approved%2CDeclined"},
 		{link: "ftp://example.com/x", wantErr: true},
 		{link: "http://[::1", wantErr: true},
@@ -67,5 +68,15 @@ func TestDecodeJSON(t *testing.T) {
 		if (err != nil) != tt.wantErr {
 			t.Errorf("decodeJSON(%q) error = %v, want error %v", tt.body, err, tt.wantErr)
 		}
+	}
+}
+
+func TestResolveDefaultPort(t *testing.T) {
+	c := New("https://kyc.example.com", "k")
+	if got, err := c.resolve("https://kyc.example.com:443/v3/x"); err != nil || got != "https://kyc.example.com:443/v3/x" {
+		t.Errorf("explicit default port: %q, %v", got, err)
+	}
+	if _, err := c.resolve("https://kyc.example.com:8443/v3/x"); err == nil {
+		t.Error("another port was accepted")
 	}
 }

@@ -51,7 +51,11 @@ func TestKeyedMutex(t *testing.T) {
 		}
 		close(done)
 	}()
-	<-done // would hang if "b" waited for "a"
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal(`locking "b" waited for "a"`)
+	}
 
 	// A waiter gives up when its context ends, and leaves nothing behind.
 	cctx, cancel := context.WithCancel(ctx)

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -61,15 +62,25 @@ func (db *DB) WriteTx(ctx context.Context, fn func(service.Tx) error) error {
 	return err
 }
 
-// writeLoop serves writes until the database closes.
+// writeLoop serves writes until the database closes. If a write ends its
+// goroutine without returning (runtime.Goexit), the batch is answered and a
+// new loop takes over, so the writer never silently stops.
 func (db *DB) writeLoop() {
-	defer close(db.writerDone)
+	closed := false
+	defer func() {
+		if closed {
+			close(db.writerDone)
+		} else {
+			go db.writeLoop()
+		}
+	}()
 	for {
 		var batch []*writeJob
 		select {
 		case j := <-db.jobs:
 			batch = append(batch, j)
 		case <-db.closing:
+			closed = true
 			return
 		}
 		// Take what is already waiting, without waiting for more: under
@@ -83,25 +94,50 @@ func (db *DB) writeLoop() {
 				break gather
 			}
 		}
-		db.runBatch(batch)
+		db.batches.Add(1)
+		db.runBatch(batch, true)
 	}
 }
 
 // runBatch runs the jobs in one transaction, a savepoint each, and answers
-// every job once the outcome is final.
-func (db *DB) runBatch(batch []*writeJob) {
+// every job once the outcome is final. If the transaction itself is lost
+// mid-batch (an I/O error, a full disk: SQLite then rolls back all of it),
+// the jobs that did not fail on their own are run again one by one, when
+// retry is set: nothing of theirs was committed, and one bad write must not
+// fail its neighbours.
+func (db *DB) runBatch(batch []*writeJob, retry bool) {
 	// The batch's own context: a caller that goes away must not interrupt
 	// the shared transaction (SQLite rolls back a whole transaction whose
 	// statement was interrupted).
 	ctx := context.Background()
 	results := make([]error, len(batch))
+	ownFault := make([]bool, len(batch)) // failed on its own, not for the batch
+	answered := false
 	answer := func() {
+		answered = true
 		for i, j := range batch {
 			j.done <- results[i]
 		}
 	}
-	sqlTx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
+	var sqlTx *sql.Tx
+	defer func() {
+		// Reached without an answer only if a job left this goroutine
+		// (runtime.Goexit): end the transaction, fail the batch.
+		if !answered {
+			if sqlTx != nil {
+				_ = sqlTx.Rollback()
+			}
+			for i := range results {
+				if results[i] == nil {
+					results[i] = errors.New("sqlite: a write transaction ended its goroutine")
+				}
+			}
+			answer()
+		}
+	}()
+
+	var err error
+	if sqlTx, err = db.writer.BeginTx(ctx, nil); err != nil {
 		err = translate(fmt.Errorf("sqlite: begin: %w", err))
 		for i := range results {
 			results[i] = err
@@ -109,57 +145,74 @@ func (db *DB) runBatch(batch []*writeJob) {
 		answer()
 		return
 	}
+	// lost ends the batch when the shared transaction is gone or unusable.
+	lost := func(step string, err error) {
+		_ = sqlTx.Rollback()
+		if retry && len(batch) > 1 {
+			answered = true
+			for i, j := range batch {
+				if ownFault[i] {
+					j.done <- results[i]
+					continue
+				}
+				db.runBatch([]*writeJob{j}, false)
+			}
+			return
+		}
+		cause := translate(fmt.Errorf("sqlite: %s: %w", step, err))
+		for i := range results {
+			if !ownFault[i] {
+				results[i] = cause
+			}
+		}
+		answer()
+	}
 	t := &tx{q: sqlTx, tx: sqlTx, stmts: db.writerStmts, ctx: ctx}
-	ran := 0
+	firstSuccess := -1
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
-			results[i] = err // gave up while queued: never started
+			results[i], ownFault[i] = err, true // gave up while queued: never started
 			continue
 		}
 		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
-			db.abortBatch(sqlTx, results, translate(fmt.Errorf("sqlite: savepoint: %w", err)))
-			answer()
+			lost("savepoint", err)
 			return
 		}
 		if results[i] = runJob(j, t); results[i] != nil {
-			// An I/O error may have made SQLite roll back the whole
-			// transaction already; then the savepoint is gone, later
-			// statements would commit one by one, and no earlier job's
-			// work is left: fail the batch.
+			ownFault[i] = true
+			// If SQLite rolled the whole transaction back (I/O error, full
+			// disk), the savepoint is gone: the transaction is lost.
 			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
-				db.abortBatch(sqlTx, results, translate(fmt.Errorf("sqlite: rollback to savepoint: %w", err)))
-				answer()
+				lost("rollback to savepoint", err)
 				return
 			}
-		} else {
-			ran++
+		} else if firstSuccess < 0 {
+			firstSuccess = i
 		}
 		if _, err := sqlTx.ExecContext(ctx, "RELEASE job"); err != nil {
-			db.abortBatch(sqlTx, results, translate(fmt.Errorf("sqlite: release savepoint: %w", err)))
-			answer()
+			lost("release savepoint", err)
 			return
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
-		err = translate(fmt.Errorf("sqlite: commit: %w", err))
+		// Nothing is committed. Every job that ran after the first success
+		// may have seen, and been refused because of, a write now gone, so
+		// all of them get the commit's error rather than their own.
+		cause := translate(fmt.Errorf("sqlite: commit: %w", err))
 		for i := range results {
-			if results[i] == nil {
-				results[i] = err
+			if firstSuccess >= 0 && i >= firstSuccess && !keepsOwnError(results[i]) {
+				results[i] = cause
 			}
 		}
 	}
 	answer()
 }
 
-// abortBatch rolls the transaction back and fails every job that had not
-// failed on its own: none of their work survives.
-func (db *DB) abortBatch(sqlTx interface{ Rollback() error }, results []error, cause error) {
-	_ = sqlTx.Rollback()
-	for i := range results {
-		if results[i] == nil {
-			results[i] = cause
-		}
-	}
+// keepsOwnError reports whether a job's error stands whatever the commit
+// does: it gave up before starting, or it panicked.
+func keepsOwnError(err error) bool {
+	var p panicked
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &p)
 }
 
 // runJob runs one job's function, turning a panic into an error the caller

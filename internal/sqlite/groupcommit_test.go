@@ -85,6 +85,15 @@ func TestGroupCommit(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled write: %v", err)
 	}
+	if err := s.ReadTx(ctx, func(tx service.Tx) error {
+		_, err := tx.FindApplicationByName(ctx, "late")
+		if kycreview.ErrorCode(err) != kycreview.ENOTFOUND {
+			t.Errorf("the cancelled write happened anyway: %v", err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	// After Close, writes are refused as unavailable, not hung.
 	s.Close()

@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/kycreview/kycreview/internal/service"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -39,6 +40,7 @@ type DB struct {
 	writerDone chan struct{}
 	closeOnce  sync.Once
 	closeErr   error
+	batches    atomic.Int64 // commits the writer has run, for tests
 }
 
 var _ service.Store = (*DB)(nil)
