@@ -1,11 +1,13 @@
 // Package sqlite is kycreview's embedded storage: service.Store on a SQLite
 // file through modernc.org/sqlite (pure Go, so `go run` needs no C compiler).
 //
-// Writes go through a single connection whose transactions begin IMMEDIATE:
-// writers queue in the connection pool instead of failing with "database is
-// locked", and the write lock taken at BEGIN is what serialises changes to a
-// session. Reads use a separate pool and, in WAL mode, never wait for the
-// writer.
+// Writes go through a single connection, owned by one goroutine that runs
+// the writes waiting for it in one IMMEDIATE transaction, a savepoint each,
+// and commits them together (groupcommit.go): writers queue in the process
+// instead of failing with "database is locked", the write lock taken at
+// BEGIN is what serialises changes to a session, and each write is answered
+// only after the commit that makes it durable. Reads use a separate pool
+// and, in WAL mode, never wait for the writer.
 package sqlite
 
 import (
