@@ -176,7 +176,13 @@ func serverEnv(env []string) []string {
 			out = append(out, kv)
 		}
 	}
-	return append(out, "KYCREVIEW_LOG_LEVEL=error", "KYCREVIEW_LOG_FORMAT=json")
+	out = append(out, "KYCREVIEW_LOG_LEVEL=error", "KYCREVIEW_LOG_FORMAT=json")
+	// KYCBENCH_SERVER_PPROF lets whoever profiles a run reach the server's
+	// pprof endpoint; it is the one setting passed on, and off by default.
+	if addr := os.Getenv("KYCBENCH_SERVER_PPROF"); addr != "" {
+		out = append(out, "KYCREVIEW_PPROF_ADDR="+addr)
+	}
+	return out
 }
 
 // tail is an io.Writer that keeps the last max bytes written to it.
