@@ -6,19 +6,21 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // config is every setting, in one struct: defaults, then KYCREVIEW_*
 // environment variables, then flags; validated before use.
 type config struct {
-	DB           string // KYCREVIEW_DB, --db
-	Addr         string // KYCREVIEW_ADDR, --addr
-	PublicURL    string // KYCREVIEW_PUBLIC_URL, --public-url
-	TrustProxy   bool   // KYCREVIEW_TRUST_PROXY_HEADERS, --trust-proxy-headers
-	LogFormat    string // KYCREVIEW_LOG_FORMAT: text, json or auto
-	LogLevel     string // KYCREVIEW_LOG_LEVEL: debug, info, warn, error
-	MaxBodyBytes int64  // KYCREVIEW_MAX_BODY_BYTES
-	PprofAddr    string // KYCREVIEW_PPROF_ADDR: serve net/http/pprof there (loopback only); off when empty
+	DB           string        // KYCREVIEW_DB, --db
+	Addr         string        // KYCREVIEW_ADDR, --addr
+	PublicURL    string        // KYCREVIEW_PUBLIC_URL, --public-url
+	TrustProxy   bool          // KYCREVIEW_TRUST_PROXY_HEADERS, --trust-proxy-headers
+	LogFormat    string        // KYCREVIEW_LOG_FORMAT: text, json or auto
+	LogLevel     string        // KYCREVIEW_LOG_LEVEL: debug, info, warn, error
+	MaxBodyBytes int64         // KYCREVIEW_MAX_BODY_BYTES
+	PprofAddr    string        // KYCREVIEW_PPROF_ADDR: serve net/http/pprof there (loopback only); off when empty
+	KeyCacheTTL  time.Duration // KYCREVIEW_KEY_CACHE_TTL, --key-cache-ttl: how long an authenticated key is remembered; 0 turns it off
 }
 
 // defaultDB is the SQLite file serve and the admin commands share when
@@ -32,6 +34,7 @@ func defaultConfig() config {
 		LogFormat:    "auto",
 		LogLevel:     "info",
 		MaxBodyBytes: 1 << 20,
+		KeyCacheTTL:  time.Second,
 	}
 }
 
@@ -53,6 +56,13 @@ func (c *config) fromEnv(getenv func(string) string) error {
 			return &usageError{fmt.Sprintf("KYCREVIEW_TRUST_PROXY_HEADERS must be true or false, not %q", v)}
 		}
 		c.TrustProxy = b
+	}
+	if v := getenv("KYCREVIEW_KEY_CACHE_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return &usageError{fmt.Sprintf("KYCREVIEW_KEY_CACHE_TTL must be a duration such as 1s or 0, not %q", v)}
+		}
+		c.KeyCacheTTL = d
 	}
 	if v := getenv("KYCREVIEW_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -77,6 +87,9 @@ func (c *config) validate() error {
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 			return &usageError{fmt.Sprintf("KYCREVIEW_PPROF_ADDR %q must be a loopback address such as 127.0.0.1:6060: profiles expose memory contents", c.PprofAddr)}
 		}
+	}
+	if c.KeyCacheTTL < 0 || c.KeyCacheTTL > time.Minute {
+		return &usageError{fmt.Sprintf("key cache TTL %s must be between 0 and 1m: it is how long a revoked key may still be accepted", c.KeyCacheTTL)}
 	}
 	switch c.LogFormat {
 	case "auto", "text", "json":

@@ -24,6 +24,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address")
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "public base URL for next/previous links")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy-headers", cfg.TrustProxy, "build links from X-Forwarded-Proto/Host")
+	fs.DurationVar(&cfg.KeyCacheTTL, "key-cache-ttl", cfg.KeyCacheTTL, "remember authenticated API keys this long; a key revoked elsewhere is refused here within it (0: off)")
 	demo := fs.Bool("demo", false, "seed a demo application and print curl commands")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -39,7 +40,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	}
 	// Closed last: after the HTTP server has drained.
 	defer store.Close()
-	svc := service.New(store, time.Now)
+	svc := service.New(store, time.Now, service.WithKeyCache(cfg.KeyCacheTTL))
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

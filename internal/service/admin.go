@@ -77,11 +77,16 @@ func createKey(ctx context.Context, tx Tx, appID string, role kycreview.Role, no
 	return k.ID, token, tx.CreateAPIKey(ctx, k)
 }
 
-// RevokeAPIKey revokes a key; requests with it are refused from then on.
+// RevokeAPIKey revokes a key; requests with it are refused from then on,
+// by this Service at once and by others within their key cache's TTL.
 func (s *Service) RevokeAPIKey(ctx context.Context, keyID string) error {
-	return s.store.WriteTx(ctx, func(tx Tx) error {
+	err := s.store.WriteTx(ctx, func(tx Tx) error {
 		return tx.RevokeAPIKey(ctx, keyID, s.now().UTC())
 	})
+	if err == nil {
+		s.keys.forget(keyID)
+	}
+	return err
 }
 
 // CreateConsoleUser creates a console user who belongs to the application.

@@ -48,20 +48,26 @@ func (s *Service) Authenticate(ctx context.Context, token string) (kycreview.API
 	if len(token) != tokenLen || !strings.HasPrefix(token, tokenPrefix) || !isBase64URL(token[len(tokenPrefix):]) {
 		return kycreview.APIKey{}, kycreview.ErrForbidden
 	}
-	var key kycreview.APIKey
-	err := s.store.Read(ctx, func(tx Tx) error {
-		var err error
-		key, err = tx.FindAPIKeyByLookup(ctx, token[len(tokenPrefix):len(tokenPrefix)+lookupLen])
-		return err
-	})
-	if kycreview.ErrorCode(err) == kycreview.ENOTFOUND {
-		return kycreview.APIKey{}, kycreview.ErrForbidden
-	} else if err != nil {
-		return kycreview.APIKey{}, err
+	lookup := token[len(tokenPrefix) : len(tokenPrefix)+lookupLen]
+	key, cached := s.keys.get(lookup)
+	if !cached {
+		err := s.store.Read(ctx, func(tx Tx) error {
+			var err error
+			key, err = tx.FindAPIKeyByLookup(ctx, lookup)
+			return err
+		})
+		if kycreview.ErrorCode(err) == kycreview.ENOTFOUND {
+			return kycreview.APIKey{}, kycreview.ErrForbidden
+		} else if err != nil {
+			return kycreview.APIKey{}, err
+		}
 	}
 	sum := sha256.Sum256([]byte(token))
 	if subtle.ConstantTimeCompare(sum[:], key.Hash) != 1 || key.RevokedAt != nil {
 		return kycreview.APIKey{}, kycreview.ErrForbidden
+	}
+	if !cached {
+		s.keys.put(lookup, key)
 	}
 	return key, nil
 }

@@ -12,15 +12,31 @@ type Service struct {
 	store Store
 	now   func() time.Time
 	locks keyedMutex
+	keys  keyCache
+}
+
+// An Option changes a Service from its defaults.
+type Option func(*Service)
+
+// WithKeyCache makes the Service remember authenticated API keys for ttl
+// (see keyCache for what that trades). Without it, or with ttl ≤ 0, every
+// request looks its key up.
+func WithKeyCache(ttl time.Duration) Option {
+	return func(s *Service) { s.keys.ttl = ttl }
 }
 
 // New returns a Service over store. now is the clock (time.Now in
 // production); tests inject their own.
-func New(store Store, now func() time.Time) *Service {
+func New(store Store, now func() time.Time, opts ...Option) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now}
+	s := &Service{store: store, now: now}
+	s.keys.now = now
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Ping reports whether the database can be reached.
