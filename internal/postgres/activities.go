@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/kycreview/kycreview"
+	"github.com/kycreview/kycreview/internal/service"
 )
 
 const activityColumns = `pk, id::text, session_pk, seq, activity_type, actor_type, actor_id::text, actor_display, actor_email,
@@ -74,33 +75,39 @@ func (t *tx) ListActivities(ctx context.Context, sessionPK int64, q kycreview.Fe
 	return t.queryActivities(ctx, feedQuery(order), sessionPK, q.Limit, q.Offset)
 }
 
-// ListFeedEntries returns one page of the session's feed as the API shows
-// it: the stored entries only, no columns to scan.
-func (t *tx) ListFeedEntries(ctx context.Context, sessionPK int64, q kycreview.FeedQuery) ([]json.RawMessage, error) {
+// FeedPage reads the session and its page in one statement, and so in one
+// round trip: the page is an array built by a subquery in the session's
+// row, in the subquery's order, empty when the session has no rows there.
+func (t *tx) FeedPage(ctx context.Context, appID, id string, q kycreview.FeedQuery) (service.FeedPage, error) {
+	if !canonicalUUID(appID) || !canonicalUUID(id) {
+		return service.FeedPage{}, kycreview.Errorf(kycreview.ENOTFOUND, "session not found")
+	}
 	order, err := orderBy(q.Ordering)
 	if err != nil {
-		return nil, err
+		return service.FeedPage{}, err
 	}
-	rows, err := t.q.Query(ctx, feedEntriesQuery(order), sessionPK, q.Limit, q.Offset)
+	var page service.FeedPage
+	var entries []string
+	err = t.q.QueryRow(ctx, feedPageQuery(order), id, appID, q.Limit, q.Offset).Scan(&page.Kind, &page.Count, &entries)
 	if err != nil {
-		return nil, translate(err)
+		return service.FeedPage{}, notFound(err, "session")
 	}
-	defer rows.Close()
-	out := make([]json.RawMessage, 0, q.Limit)
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, translate(err)
-		}
-		out = append(out, json.RawMessage(e))
+	page.Entries = make([]json.RawMessage, len(entries))
+	for i, e := range entries {
+		page.Entries[i] = json.RawMessage(e)
 	}
-	return out, translate(rows.Err())
+	return page, nil
 }
 
-// feedEntriesQuery is ListFeedEntries' query for an ORDER BY clause; it
-// walks the same index as feedQuery.
-func feedEntriesQuery(order string) string {
-	return `SELECT entry FROM activities WHERE session_pk = $1 ORDER BY ` + order + ` LIMIT $2 OFFSET $3`
+// feedPageQuery is FeedPage's statement for an ORDER BY clause; the
+// unqualified columns in it are the subquery's (activities). With the
+// default ordering the subquery reads activities_session_created backwards
+// and stops after the page (docs/query-plans.md).
+func feedPageQuery(order string) string {
+	return `SELECT s.kind, s.activity_count,
+		ARRAY(SELECT entry FROM activities WHERE session_pk = s.pk ORDER BY ` + order + ` LIMIT $3 OFFSET $4)
+	FROM sessions s
+	WHERE s.id = $1 AND s.application_id = $2 AND s.deleted_at IS NULL`
 }
 
 // feedQuery is the feed page query for an ORDER BY clause. With the default

@@ -82,7 +82,7 @@ func logPlans(ctx context.Context, b *testing.B, db *DB, n int) {
 	}{
 		{"session lookup", `SELECT ` + sessionColumns + ` FROM sessions WHERE id = $1 AND application_id = $2 AND deleted_at IS NULL`,
 			[]any{storetest.BenchSessionID(n), storetest.BenchApp}},
-		{"feed page, newest first", feedEntriesQuery(order), []any{pk, 20, 0}},
+		{"feed page, newest first", feedPageQuery(order), []any{storetest.BenchSessionID(n), storetest.BenchApp, 20, 0}},
 		{"decision reviews", statusRowsQuery, []any{pk}},
 	}
 	for _, p := range plans {

@@ -115,26 +115,28 @@ func (s *Service) onSession(ctx context.Context, key kycreview.APIKey, sessionID
 }
 
 // Feed returns one page of a KYC session's feed, as the rendered entries the
-// API sends, and the feed's total count. The count (kept on the session row)
-// and the page are read one after the other, as DRF reads them, not from
-// one snapshot.
+// API sends, and the feed's total count (kept on the session row). Both
+// come from one statement, and so from one snapshot.
 func (s *Service) Feed(ctx context.Context, key kycreview.APIKey, sessionID string, q kycreview.FeedQuery) ([]json.RawMessage, int, error) {
-	var entries []json.RawMessage
-	var count int
+	id, ok := kycreview.CanonicalUUID(sessionID)
+	if !ok {
+		return nil, 0, kycreview.ErrSessionNotFound
+	}
+	var page FeedPage
 	err := s.store.Read(ctx, func(tx Tx) error {
-		sess, err := findVisible(ctx, tx, key.ApplicationID, sessionID, kycreview.KindUser)
-		if err != nil {
-			return err
-		}
-		count = int(sess.ActivityCount)
-		if q.Offset >= count {
-			entries = []json.RawMessage{}
-			return nil
-		}
-		entries, err = tx.ListFeedEntries(ctx, sess.PK, q)
+		var err error
+		page, err = tx.FeedPage(ctx, key.ApplicationID, id, q)
 		return err
 	})
-	return entries, count, err
+	if kycreview.ErrorCode(err) == kycreview.ENOTFOUND || (err == nil && page.Kind != kycreview.KindUser) {
+		return nil, 0, kycreview.ErrSessionNotFound
+	} else if err != nil {
+		return nil, 0, err
+	}
+	if page.Entries == nil {
+		page.Entries = []json.RawMessage{}
+	}
+	return page.Entries, page.Count, nil
 }
 
 // EventBody renders the body of the outbox event with the given id, as the

@@ -93,9 +93,11 @@ type Tx interface {
 	InsertActivity(ctx context.Context, a *kycreview.Activity) error
 	// ListActivities returns one page of the session's feed.
 	ListActivities(ctx context.Context, sessionPK int64, q kycreview.FeedQuery) ([]kycreview.Activity, error)
-	// ListFeedEntries returns one page of the session's feed as rendered
-	// entries (Activity.Entry), which is all the API sends.
-	ListFeedEntries(ctx context.Context, sessionPK int64, q kycreview.FeedQuery) ([]json.RawMessage, error)
+	// FeedPage reads one page of the feed of session id (not deleted) of
+	// application appID, with the session's kind and row count, in one
+	// statement where it can: it is the API's busiest read. A missing
+	// session is ENOTFOUND; the caller applies the kind rule.
+	FeedPage(ctx context.Context, appID, id string, q kycreview.FeedQuery) (FeedPage, error)
 	// ListStatusActivities returns the session's rows that carry a status,
 	// oldest first.
 	ListStatusActivities(ctx context.Context, sessionPK int64) ([]kycreview.Activity, error)
@@ -106,4 +108,13 @@ type Tx interface {
 	FindOutboxEvent(ctx context.Context, id string) (kycreview.OutboxEvent, error)
 	// InsertNotification queues a mention notification.
 	InsertNotification(ctx context.Context, n *kycreview.Notification) error
+}
+
+// FeedPage is a page of a session's feed as Tx.FeedPage reads it: the
+// rendered entries (Activity.Entry), which are all the API sends, and what
+// the service needs to know of the session.
+type FeedPage struct {
+	Kind    kycreview.Kind
+	Count   int // the session's row count, for DRF's "count"
+	Entries []json.RawMessage
 }

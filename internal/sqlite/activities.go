@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kycreview/kycreview"
+	"github.com/kycreview/kycreview/internal/service"
 )
 
 const activityColumns = `pk, id, session_pk, seq, activity_type, actor_type, actor_id, actor_display, actor_email,
@@ -30,7 +31,8 @@ var orderColumns = map[string]string{
 
 // orderBy renders the ORDER BY clause for terms; the rules (default, NULLs,
 // tie-break) are the domain's, shared by both backends.
-func orderBy(terms []kycreview.OrderTerm) (string, error) {
+// Each column is prefixed with table, an alias and its dot, or "".
+func orderBy(terms []kycreview.OrderTerm, table string) (string, error) {
 	keys := kycreview.FeedSortKeys(terms)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
@@ -38,7 +40,7 @@ func orderBy(terms []kycreview.OrderTerm) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("sqlite: %q is not an orderable field", k.Field)
 		}
-		parts[i] = k.SQL(col)
+		parts[i] = k.SQL(table + col)
 	}
 	return strings.Join(parts, ", "), nil
 }
@@ -74,47 +76,79 @@ func (t *tx) InsertActivity(ctx context.Context, a *kycreview.Activity) error {
 }
 
 func (t *tx) ListActivities(ctx context.Context, sessionPK int64, q kycreview.FeedQuery) ([]kycreview.Activity, error) {
-	order, err := orderBy(q.Ordering)
+	order, err := orderBy(q.Ordering, "")
 	if err != nil {
 		return nil, err
 	}
 	return t.queryActivities(ctx, feedQuery(order), sessionPK, q.Limit, q.Offset)
 }
 
-// ListFeedEntries returns one page of the session's feed as the API shows
-// it: the stored entries only, no columns to scan.
-func (t *tx) ListFeedEntries(ctx context.Context, sessionPK int64, q kycreview.FeedQuery) ([]json.RawMessage, error) {
-	order, err := orderBy(q.Ordering)
+// FeedPage reads the session and its page in one statement: the session by
+// its unique id, then its entries from activities_feed, joined so that a
+// session with no rows still yields one (with a NULL entry). Only an OFFSET
+// past the last row yields nothing, and then the session is read alone.
+func (t *tx) FeedPage(ctx context.Context, appID, id string, q kycreview.FeedQuery) (service.FeedPage, error) {
+	order, err := orderBy(q.Ordering, "a.")
 	if err != nil {
-		return nil, err
+		return service.FeedPage{}, err
 	}
-	rows, err := t.query(ctx, feedEntriesQuery(order), sessionPK, q.Limit, q.Offset)
+	rows, err := t.query(ctx, feedPageQuery(order), id, appID, q.Limit, q.Offset)
 	if err != nil {
-		return nil, translate(err)
+		return service.FeedPage{}, translate(err)
 	}
 	defer rows.Close()
-	out := make([]json.RawMessage, 0, q.Limit)
+	var page service.FeedPage
+	found := false
 	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, translate(err)
+		var entry sql.NullString
+		if err := rows.Scan(&page.Kind, &page.Count, &entry); err != nil {
+			return service.FeedPage{}, translate(err)
 		}
-		out = append(out, json.RawMessage(e))
+		found = true
+		if entry.Valid {
+			if page.Entries == nil {
+				page.Entries = make([]json.RawMessage, 0, q.Limit)
+			}
+			page.Entries = append(page.Entries, json.RawMessage(entry.String))
+		}
 	}
-	return out, translate(rows.Err())
+	if err := rows.Err(); err != nil {
+		return service.FeedPage{}, translate(err)
+	}
+	if found {
+		return page, nil
+	}
+	s, err := t.FindSession(ctx, appID, id)
+	if err != nil {
+		return service.FeedPage{}, err
+	}
+	return service.FeedPage{Kind: s.Kind, Count: int(s.ActivityCount)}, nil
 }
 
-// feedEntriesQuery is ListFeedEntries' query for an ORDER BY clause; it
-// walks the same index as feedQuery.
-func feedEntriesQuery(order string) string {
-	return `SELECT entry FROM activities WHERE session_pk = ? ORDER BY ` + order + ` LIMIT ? OFFSET ?`
+// limitOffset binds a page's LIMIT and OFFSET. SQLite reads a LIMIT or
+// OFFSET that is a bare parameter's value when it plans the statement, and
+// so marks the statement to be re-planned whenever that parameter is bound
+// again: a prepared page query was parsed and planned afresh on every
+// execution, a third of its cost. Wrapped in an expression, the parameters
+// are read at run time only, and the prepared plan is kept.
+const limitOffset = `LIMIT (? + 0) OFFSET (? + 0)`
+
+// feedPageQuery is FeedPage's statement for an ORDER BY clause over a.*.
+// The session is a one-row loop (its id is unique), so with the default
+// ordering the page is read from activities_feed alone (a covering index),
+// in index order, and the walk stops after the page.
+func feedPageQuery(order string) string {
+	return `SELECT s.kind, s.activity_count, a.entry
+	FROM sessions s LEFT JOIN activities a ON a.session_pk = s.pk
+	WHERE s.id = ? AND s.application_id = ? AND s.deleted_at IS NULL
+	ORDER BY ` + order + ` ` + limitOffset
 }
 
 // feedQuery is the feed page query for an ORDER BY clause. With the default
-// ordering it walks activities_session_created backwards and stops after
+// ordering it walks activities_feed backwards and stops after
 // the page: its cost does not depend on the table's size.
 func feedQuery(order string) string {
-	return `SELECT ` + activityColumns + ` FROM activities WHERE session_pk = ? ORDER BY ` + order + ` LIMIT ? OFFSET ?`
+	return `SELECT ` + activityColumns + ` FROM activities WHERE session_pk = ? ORDER BY ` + order + ` ` + limitOffset
 }
 
 // statusRowsQuery lists a session's status rows through UNIQUE (session_pk, seq).

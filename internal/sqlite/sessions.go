@@ -139,7 +139,7 @@ func (t *tx) ListSessions(ctx context.Context, f kycreview.SessionFilter) ([]kyc
 // list for a WHERE condition built only from fixed column names.
 func sessionListQueries(cond string) (count, page string) {
 	return `SELECT count(*) FROM sessions WHERE ` + cond,
-		`SELECT ` + sessionColumns + ` FROM sessions WHERE ` + cond + ` ORDER BY session_number DESC LIMIT ? OFFSET ?`
+		`SELECT ` + sessionColumns + ` FROM sessions WHERE ` + cond + ` ORDER BY session_number DESC ` + limitOffset
 }
 
 func nullString(v sql.NullString) *string {

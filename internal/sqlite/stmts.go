@@ -18,11 +18,11 @@ import (
 
 // hotQueries are the statements every review or feed request runs.
 func hotQueries() []string {
-	defaultOrder, _ := orderBy(kycreview.DefaultFeedOrdering())             // cannot fail: known fields
-	oldestFirst, _ := orderBy([]kycreview.OrderTerm{{Field: "created_at"}}) // likewise
+	defaultOrder, _ := orderBy(kycreview.DefaultFeedOrdering(), "a.")             // cannot fail: known fields
+	oldestFirst, _ := orderBy([]kycreview.OrderTerm{{Field: "created_at"}}, "a.") // likewise
 	return []string{
 		findKeyQuery, findSessionQuery, updateSessionQuery, insertActivityQuery, insertOutboxQuery,
-		insertNotificationQuery, statusRowsQuery, feedEntriesQuery(defaultOrder), feedEntriesQuery(oldestFirst),
+		insertNotificationQuery, statusRowsQuery, feedPageQuery(defaultOrder), feedPageQuery(oldestFirst),
 		nextNumberQuery, insertSessionQuery, findWorkflowQuery,
 	}
 }

@@ -46,10 +46,11 @@ func testActivityRoundTrip(t *testing.T, b Backend) {
 			t.Errorf("activity round trip (-want +got):\n%s", diff)
 		}
 		// The stored entry is the row as the API renders it, byte for byte.
-		entries, err := tx.ListFeedEntries(ctx, full.SessionPK, kycreview.FeedQuery{Ordering: []kycreview.OrderTerm{{Field: "created_at"}}, Limit: 10})
+		page, err := tx.FeedPage(ctx, sess.ApplicationID, sess.ID, kycreview.FeedQuery{Ordering: []kycreview.OrderTerm{{Field: "created_at"}}, Limit: 10})
 		if err != nil {
 			return err
 		}
+		entries := page.Entries
 		for i, a := range []kycreview.Activity{full, bare} {
 			want, err := a.EntryJSON()
 			if err != nil {
@@ -150,8 +151,54 @@ func testFeedOrdering(t *testing.T, b Backend) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("order (-want +got):\n%s", diff)
 			}
+			// The API's page must come out in the same order.
+			if diff := cmp.Diff(tt.want, feedPageSeqs(t, s, sess, kycreview.FeedQuery{Ordering: tt.order, Limit: 50})); diff != "" {
+				t.Errorf("FeedPage order (-want +got):\n%s", diff)
+			}
 		})
 	}
+}
+
+// feedPageSeqs reads a page with FeedPage and returns its rows' seq numbers,
+// taken from the rendered entries by matching them to the stored rows.
+func feedPageSeqs(t *testing.T, s service.Store, sess kycreview.Session, q kycreview.FeedQuery) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	var got []int64
+	read(t, s, func(tx service.Tx) error {
+		page, err := tx.FeedPage(ctx, sess.ApplicationID, sess.ID, q)
+		if err != nil {
+			return err
+		}
+		cur, err := tx.FindSession(ctx, sess.ApplicationID, sess.ID)
+		if err != nil {
+			return err
+		}
+		if page.Count != int(cur.ActivityCount) || page.Kind != cur.Kind {
+			t.Errorf("FeedPage count %d kind %q, want %d %q", page.Count, page.Kind, cur.ActivityCount, cur.Kind)
+		}
+		all, err := tx.ListActivities(ctx, cur.PK, kycreview.FeedQuery{Limit: 1000})
+		if err != nil {
+			return err
+		}
+		bySeq := map[string]int64{}
+		for _, a := range all {
+			e, err := a.EntryJSON()
+			if err != nil {
+				return err
+			}
+			bySeq[string(e)] = a.Seq
+		}
+		for _, e := range page.Entries {
+			seq, ok := bySeq[string(e)]
+			if !ok {
+				t.Errorf("FeedPage entry matches no stored row: %s", e)
+			}
+			got = append(got, seq)
+		}
+		return nil
+	})
+	return got
 }
 
 func testFeedPaging(t *testing.T, b Backend) {
@@ -185,6 +232,71 @@ func testFeedPaging(t *testing.T, b Backend) {
 	}
 	if diff := cmp.Diff([]int64{7, 6, 5, 4, 3, 2, 1}, walked); diff != "" {
 		t.Errorf("pages walked (-want +got):\n%s", diff)
+	}
+	var fed []int64
+	for offset := 0; offset < 9; offset += 3 {
+		fed = append(fed, feedPageSeqs(t, s, sess, kycreview.FeedQuery{Limit: 3, Offset: offset})...)
+	}
+	if diff := cmp.Diff([]int64{7, 6, 5, 4, 3, 2, 1}, fed); diff != "" {
+		t.Errorf("FeedPage pages walked (-want +got):\n%s", diff)
+	}
+}
+
+// testFeedPage covers what FeedPage reads besides the rows: a session with
+// no rows, an offset past the end, and the sessions it must not find.
+func testFeedPage(t *testing.T, b Backend) {
+	s, ctx := b.Open(t), context.Background()
+	a, other := newFixture(t, s, "a"), newFixture(t, s, "b")
+	empty := a.newSession(t, s, kycreview.KindUser)
+	kyb := a.newSession(t, s, kycreview.KindBusiness)
+	full := a.newSession(t, s, kycreview.KindUser)
+	for i := 0; i < 3; i++ {
+		appendRow(t, s, full, kycreview.Activity{Type: kycreview.ActivityComment, Actor: kycreview.Actor{Type: kycreview.ActorSystem, Display: "System"}, CreatedAt: epoch.Add(time.Duration(i) * time.Second)})
+	}
+	gone := a.newSession(t, s, kycreview.KindUser)
+	write(t, s, func(tx service.Tx) error {
+		cur, err := tx.FindSession(ctx, a.app.ID, gone.ID)
+		if err != nil {
+			return err
+		}
+		return tx.DeleteSession(ctx, cur.PK, epoch)
+	})
+	q := kycreview.FeedQuery{Limit: 20}
+	tests := []struct {
+		name      string
+		app, id   string
+		q         kycreview.FeedQuery
+		kind      kycreview.Kind
+		count, n  int
+		wantFound bool
+	}{
+		{"no rows", a.app.ID, empty.ID, q, kycreview.KindUser, 0, 0, true},
+		{"business session", a.app.ID, kyb.ID, q, kycreview.KindBusiness, 0, 0, true},
+		{"three rows", a.app.ID, full.ID, q, kycreview.KindUser, 3, 3, true},
+		{"offset inside", a.app.ID, full.ID, kycreview.FeedQuery{Limit: 20, Offset: 2}, kycreview.KindUser, 3, 1, true},
+		{"offset past the end", a.app.ID, full.ID, kycreview.FeedQuery{Limit: 20, Offset: 3}, kycreview.KindUser, 3, 0, true},
+		{"offset far past the end", a.app.ID, full.ID, kycreview.FeedQuery{Limit: 20, Offset: 1000}, kycreview.KindUser, 3, 0, true},
+		{"another application's session", other.app.ID, full.ID, q, "", 0, 0, false},
+		{"deleted session", a.app.ID, gone.ID, q, "", 0, 0, false},
+		{"unknown session", a.app.ID, uuid.NewString(), q, "", 0, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			read(t, s, func(tx service.Tx) error {
+				page, err := tx.FeedPage(ctx, tt.app, tt.id, tt.q)
+				if !tt.wantFound {
+					wantCode(t, err, kycreview.ENOTFOUND)
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				if page.Kind != tt.kind || page.Count != tt.count || len(page.Entries) != tt.n {
+					t.Errorf("got kind %q count %d, %d entries; want %q %d, %d", page.Kind, page.Count, len(page.Entries), tt.kind, tt.count, tt.n)
+				}
+				return nil
+			})
+		})
 	}
 }
 

@@ -40,6 +40,7 @@ func Run(t *testing.T, b Backend) {
 		{"ActivityRoundTrip", testActivityRoundTrip},
 		{"FeedOrdering", testFeedOrdering},
 		{"FeedPaging", testFeedPaging},
+		{"FeedPage", testFeedPage},
 		{"StatusActivities", testStatusActivities},
 		{"DuplicateSeq", testDuplicateSeq},
 		{"AppendOnly", testAppendOnly},
