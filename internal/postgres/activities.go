@@ -165,11 +165,30 @@ func scanActivity(rows pgx.Rows) (kycreview.Activity, error) {
 }
 
 func (t *tx) InsertOutboxEvent(ctx context.Context, e *kycreview.OutboxEvent) error {
-	err := t.q.QueryRow(ctx, `INSERT INTO webhook_outbox (id, application_id, session_pk, seq, event_type, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING pk`, e.ID, e.ApplicationID, e.SessionPK, e.Seq, e.Type,
+	err := t.q.QueryRow(ctx, insertOutboxQuery, e.ID, e.ApplicationID, e.SessionPK, e.Seq, e.Type,
 		utc(e.CreatedAt)).Scan(&e.PK)
 	return translate(err)
 }
+
+// insertOutboxQuery queues an event and its deliveries in one statement, so
+// one round trip: one pending delivery, due at the event's time, per live,
+// enabled, not disabled destination of the application subscribed to the
+// event's type. The deliveries' foreign key to the event is checked at the
+// end of the statement, when the event row exists. The destinations are
+// read as the statement's snapshot has them: one created or switched on
+// concurrently gets the events committed after it.
+const insertOutboxQuery = `WITH event AS (
+	INSERT INTO webhook_outbox (id, application_id, session_pk, seq, event_type, created_at)
+	VALUES ($1, $2, $3, $4, $5, $6) RETURNING pk
+), deliveries AS (
+	INSERT INTO webhook_deliveries (id, destination_pk, event_pk, session_pk, state, next_attempt_at, created_at)
+	SELECT gen_random_uuid(), w.pk, event.pk, $3, 'pending', $6, $6
+	FROM event, webhook_destinations w
+	WHERE w.application_id = $2 AND w.enabled AND w.disabled_at IS NULL AND w.deleted_at IS NULL
+		AND $5 = ANY (w.subscribed_events)
+	ORDER BY w.pk
+)
+SELECT pk FROM event`
 
 func (t *tx) FindOutboxEvent(ctx context.Context, id string) (kycreview.OutboxEvent, error) {
 	if !canonicalUUID(id) {

@@ -5,11 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/kycreview/kycreview"
 	"github.com/kycreview/kycreview/internal/postgres"
@@ -64,6 +67,14 @@ func TestLeastPrivilegeRole(t *testing.T) {
 	if _, err := svc.CreateConsoleUser(ctx, created.Application.ID, "ana@example.com", "Ana"); err != nil {
 		t.Fatal(err)
 	}
+	// A destination, so the review below also queues a delivery.
+	now := time.Now()
+	dest := kycreview.Destination{ID: uuid.NewString(), ApplicationID: created.Application.ID, Label: "hook",
+		URL: "https://hooks.example.com", WebhookVersion: kycreview.DefaultWebhookVersion, Enabled: true,
+		SubscribedEvents: []string{kycreview.EventStatusUpdated}, Secret: kycreview.NewDestinationSecret(), CreatedAt: now, UpdatedAt: now}
+	if err := app.WriteTx(ctx, func(tx service.Tx) error { return tx.CreateDestination(ctx, &dest) }); err != nil {
+		t.Fatalf("create a destination as the service role: %v", err)
+	}
 	key, err := svc.Authenticate(ctx, created.Token)
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +91,7 @@ func TestLeastPrivilegeRole(t *testing.T) {
 	if err := svc.DeleteSession(ctx, key, sess.ID); err != nil {
 		t.Fatalf("delete as the service role: %v", err)
 	}
+	deliverAsRole(t, app, dest)
 
 	for _, q := range []string{
 		"UPDATE activities SET comment = 'forged'",
@@ -87,6 +99,11 @@ func TestLeastPrivilegeRole(t *testing.T) {
 		"TRUNCATE activities",
 		"ALTER TABLE activities DISABLE TRIGGER USER",
 		"DROP TRIGGER activities_no_update_delete ON activities",
+		"UPDATE webhook_attempts SET error = 'forged'",
+		"DELETE FROM webhook_attempts",
+		"TRUNCATE webhook_attempts",
+		"DELETE FROM webhook_deliveries",
+		"DELETE FROM webhook_destinations",
 	} {
 		err := app.ExecRaw(ctx, q)
 		var pgErr *pgconn.PgError
@@ -98,6 +115,48 @@ func TestLeastPrivilegeRole(t *testing.T) {
 	var n int
 	if err := scalar(ctx, ownerURL, "SELECT count(*) FROM activities WHERE comment = 'checked, @ana@example.com'", &n); err != nil || n != 1 {
 		t.Errorf("the feed row after the attempts: count %d, %v", n, err)
+	}
+}
+
+// deliverAsRole runs the dispatcher's and the delivery log's storage calls
+// as the service role: claim, record a failure that disables the
+// destination, list, resend, and delete the destination.
+func deliverAsRole(t *testing.T, app *postgres.DB, dest kycreview.Destination) {
+	t.Helper()
+	ctx := context.Background()
+	later := time.Now().Add(time.Hour)
+	err := app.WriteTx(ctx, func(tx service.Tx) error {
+		claimed, err := tx.ClaimDeliveries(ctx, later, later.Add(time.Minute), "claim", 10)
+		if err != nil {
+			return err
+		}
+		if len(claimed) == 0 {
+			return errors.New("the review queued no delivery")
+		}
+		c := claimed[0]
+		c.State, c.Attempts, c.CompletedAt = kycreview.DeliveryFailed, 1, &later
+		a := kycreview.Attempt{ID: uuid.NewString(), Number: 1, StartedAt: later, Error: "refused"}
+		if moved, err := tx.RecordAttempt(ctx, c, &a, later.Add(time.Second)); err != nil || !moved {
+			return fmt.Errorf("RecordAttempt: moved %v, %w", moved, err)
+		}
+		if _, _, err := tx.ListDeliveries(ctx, dest.PK, 10, 0); err != nil {
+			return err
+		}
+		if _, err := tx.RequeueDelivery(ctx, dest.PK, c.ID, later); err != nil {
+			return err
+		}
+		d, err := tx.FindDestination(ctx, dest.ApplicationID, dest.ID)
+		if err != nil {
+			return err
+		}
+		if d.DisabledAt == nil {
+			t.Errorf("the failing destination was not disabled: %+v", d)
+		}
+		d.DeletedAt = &later
+		return tx.UpdateDestination(ctx, d)
+	})
+	if err != nil {
+		t.Fatalf("webhook delivery as the service role: %v", err)
 	}
 }
 

@@ -111,7 +111,12 @@ func (s *Service) onSession(ctx context.Context, key kycreview.APIKey, sessionID
 		return err
 	}
 	defer unlock()
-	return s.store.WriteTx(ctx, fn)
+	if err := s.store.WriteTx(ctx, fn); err != nil {
+		return err
+	}
+	// The write may have queued webhook deliveries: wake the dispatcher.
+	s.signalDeliveries()
+	return nil
 }
 
 // Feed returns one page of a KYC session's feed, as the rendered entries the

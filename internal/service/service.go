@@ -13,6 +13,9 @@ type Service struct {
 	now   func() time.Time
 	locks keyedMutex
 	keys  keyCache
+
+	webhooks   WebhookConfig
+	deliveries chan struct{} // see DeliverySignal
 }
 
 // An Option changes a Service from its defaults.
@@ -31,7 +34,7 @@ func New(store Store, now func() time.Time, opts ...Option) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, now: now}
+	s := &Service{store: store, now: now, deliveries: make(chan struct{}, 1)}
 	s.keys.now = now
 	for _, o := range opts {
 		o(s)

@@ -102,8 +102,45 @@ type Tx interface {
 	// oldest first.
 	ListStatusActivities(ctx context.Context, sessionPK int64) ([]kycreview.Activity, error)
 
-	// InsertOutboxEvent queues a webhook event.
+	// InsertOutboxEvent queues a webhook event and, with it, a pending
+	// delivery (due at the event's time) for each of the application's
+	// active destinations subscribed to the event's type.
 	InsertOutboxEvent(ctx context.Context, e *kycreview.OutboxEvent) error
+
+	// CreateDestination stores a new destination, assigning its PK; an
+	// (application, url) pair already used by a live destination is
+	// ECONFLICT.
+	CreateDestination(ctx context.Context, d *kycreview.Destination) error
+	// FindDestination returns the application's live (not deleted)
+	// destination with the given id, or ENOTFOUND.
+	FindDestination(ctx context.Context, appID, id string) (kycreview.Destination, error)
+	// ListDestinations returns a page of the application's live
+	// destinations, oldest first, and how many there are.
+	ListDestinations(ctx context.Context, appID string, limit, offset int) ([]kycreview.Destination, int, error)
+	// UpdateDestination writes every mutable field of d (by PK); a URL taken
+	// by another live destination is ECONFLICT.
+	UpdateDestination(ctx context.Context, d kycreview.Destination) error
+
+	// ClaimDeliveries claims up to limit due deliveries of active
+	// destinations (pending, next_attempt_at ≤ now, unclaimed or with an
+	// expired claim, and first in their session's chain for their
+	// destination) under claim until until, and returns them.
+	ClaimDeliveries(ctx context.Context, now, until time.Time, claim string, limit int) ([]kycreview.ClaimedDelivery, error)
+	// RecordAttempt appends attempt a of delivery d and, if d is still under
+	// the claim d.Claim, moves it to d.State / d.Attempts / d.NextAttemptAt
+	// / d.CompletedAt and releases the claim; it reports whether it did.
+	// It also keeps the destination's health: a success ends its failing
+	// streak; a failure starts one (at a.StartedAt) if none is running, and
+	// disables the destination if its streak began before disableBefore
+	// (zero: never).
+	RecordAttempt(ctx context.Context, d kycreview.ClaimedDelivery, a *kycreview.Attempt, disableBefore time.Time) (bool, error)
+	// ListDeliveries returns a page of a destination's deliveries, newest
+	// first, each with its attempts, and how many there are.
+	ListDeliveries(ctx context.Context, destPK int64, limit, offset int) ([]kycreview.Delivery, int, error)
+	// RequeueDelivery makes the destination's delivery id pending again,
+	// due at now, with its attempt count reset (its log is kept), and
+	// returns it; ENOTFOUND if it is not the destination's.
+	RequeueDelivery(ctx context.Context, destPK int64, id string, now time.Time) (kycreview.Delivery, error)
 	// FindOutboxEvent returns the event with the given id.
 	FindOutboxEvent(ctx context.Context, id string) (kycreview.OutboxEvent, error)
 	// InsertNotification queues a mention notification.

@@ -209,8 +209,25 @@ const insertOutboxQuery = `INSERT INTO webhook_outbox (id, application_id, sessi
 func (t *tx) InsertOutboxEvent(ctx context.Context, e *kycreview.OutboxEvent) error {
 	err := t.queryRow(ctx, insertOutboxQuery, e.ID, e.ApplicationID, e.SessionPK, e.Seq, e.Type,
 		e.CreatedAt.UnixMicro()).Scan(&e.PK)
+	if err != nil {
+		return translate(err)
+	}
+	_, err = t.exec(ctx, fanOutQuery, e.PK, e.SessionPK, e.CreatedAt.UnixMicro(), e.ApplicationID, e.Type)
 	return translate(err)
 }
+
+// fanOutQuery queues the event's deliveries: one per live, enabled, not
+// disabled destination of the application subscribed to its type, each
+// with a fresh random (version 4) UUID.
+const fanOutQuery = `INSERT INTO webhook_deliveries (id, destination_pk, event_pk, session_pk, state, next_attempt_at, created_at)
+	SELECT ` + randomUUIDSQL + `, d.pk, ?1, ?2, 'pending', ?3, ?3
+	FROM webhook_destinations d
+	WHERE d.application_id = ?4 AND d.enabled = 1 AND d.disabled_at IS NULL AND d.deleted_at IS NULL
+		AND EXISTS (SELECT 1 FROM json_each(d.subscribed_events) WHERE value = ?5)`
+
+// randomUUIDSQL is a random version 4 UUID in SQLite's SQL.
+const randomUUIDSQL = `lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' ||
+		substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`
 
 func (t *tx) FindOutboxEvent(ctx context.Context, id string) (kycreview.OutboxEvent, error) {
 	var e kycreview.OutboxEvent

@@ -22,7 +22,7 @@ func hotQueries() []string {
 	oldestFirst, _ := orderBy([]kycreview.OrderTerm{{Field: "created_at"}}, "a.") // likewise
 	return []string{
 		findKeyQuery, findSessionQuery, updateSessionQuery, insertActivityQuery, insertOutboxQuery,
-		insertNotificationQuery, statusRowsQuery, feedPageQuery(defaultOrder), feedPageQuery(oldestFirst),
+		insertNotificationQuery, fanOutQuery, statusRowsQuery, feedPageQuery(defaultOrder), feedPageQuery(oldestFirst),
 		nextNumberQuery, insertSessionQuery, findWorkflowQuery,
 	}
 }

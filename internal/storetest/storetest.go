@@ -48,6 +48,17 @@ func Run(t *testing.T, b Backend) {
 		{"ReadOutsideTransaction", testRead},
 		{"LockSerialises", testLockSerialises},
 		{"OutboxAndNotifications", testOutboxAndNotifications},
+		{"Destinations", testDestinations},
+		{"DestinationURLs", testDestinationURLs},
+		{"FanOut", testFanOut},
+		{"ClaimDeliveries", testClaimDeliveries},
+		{"ClaimPerDestination", testClaimPerDestination},
+		{"ConcurrentClaims", testConcurrentClaims},
+		{"RecordAttempt", testRecordAttempt},
+		{"AttemptText", testAttemptText},
+		{"ListDeliveries", testListDeliveries},
+		{"RequeueDelivery", testRequeueDelivery},
+		{"AttemptsAppendOnly", testAttemptsAppendOnly},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, b) })
