@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kycreview/kycreview/internal/webhook"
 )
 
 // config is every setting, in one struct: defaults, then KYCREVIEW_*
@@ -21,6 +23,15 @@ type config struct {
 	MaxBodyBytes int64         // KYCREVIEW_MAX_BODY_BYTES
 	PprofAddr    string        // KYCREVIEW_PPROF_ADDR: serve net/http/pprof there (loopback only); off when empty
 	KeyCacheTTL  time.Duration // KYCREVIEW_KEY_CACHE_TTL, --key-cache-ttl: how long an authenticated key is remembered; 0 turns it off
+
+	// Webhooks.
+	WebhookDispatch     bool          // KYCREVIEW_WEBHOOK_DISPATCH, --webhook-dispatch: run a dispatcher in this process
+	WebhookAllowHTTP    bool          // KYCREVIEW_WEBHOOK_ALLOW_HTTP, --webhook-allow-http: accept http:// destinations
+	WebhookAllow        string        // KYCREVIEW_WEBHOOK_ALLOW, --webhook-allow: comma-separated CIDRs, IPs, host[:port] exempt from the SSRF guard
+	WebhookTimeout      time.Duration // KYCREVIEW_WEBHOOK_TIMEOUT, --webhook-timeout: one attempt, connect to last byte
+	WebhookRetries      string        // KYCREVIEW_WEBHOOK_RETRIES, --webhook-retries: the retry delays, e.g. 5s,5m,30m,2h,5h,10h*7
+	WebhookDisableAfter time.Duration // KYCREVIEW_WEBHOOK_DISABLE_AFTER, --webhook-disable-after: disable a destination failing this long (0: never)
+	WebhookWorkers      int           // KYCREVIEW_WEBHOOK_WORKERS, --webhook-workers: attempts in flight at once
 }
 
 // defaultDB is the SQLite file serve and the admin commands share when
@@ -35,6 +46,12 @@ func defaultConfig() config {
 		LogLevel:     "info",
 		MaxBodyBytes: 1 << 20,
 		KeyCacheTTL:  time.Second,
+
+		WebhookDispatch:     true,
+		WebhookTimeout:      webhook.DefaultTimeout,
+		WebhookRetries:      webhook.DefaultRetryDelays,
+		WebhookDisableAfter: webhook.DefaultDisableAfter,
+		WebhookWorkers:      webhook.DefaultWorkers,
 	}
 }
 
@@ -64,6 +81,39 @@ func (c *config) fromEnv(getenv func(string) string) error {
 		}
 		c.KeyCacheTTL = d
 	}
+	set(&c.WebhookAllow, "KYCREVIEW_WEBHOOK_ALLOW")
+	set(&c.WebhookRetries, "KYCREVIEW_WEBHOOK_RETRIES")
+	for name, dst := range map[string]*bool{
+		"KYCREVIEW_WEBHOOK_DISPATCH":   &c.WebhookDispatch,
+		"KYCREVIEW_WEBHOOK_ALLOW_HTTP": &c.WebhookAllowHTTP,
+	} {
+		if v := getenv(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return &usageError{fmt.Sprintf("%s must be true or false, not %q", name, v)}
+			}
+			*dst = b
+		}
+	}
+	for name, dst := range map[string]*time.Duration{
+		"KYCREVIEW_WEBHOOK_TIMEOUT":       &c.WebhookTimeout,
+		"KYCREVIEW_WEBHOOK_DISABLE_AFTER": &c.WebhookDisableAfter,
+	} {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return &usageError{fmt.Sprintf("%s must be a duration such as 5s, not %q", name, v)}
+			}
+			*dst = d
+		}
+	}
+	if v := getenv("KYCREVIEW_WEBHOOK_WORKERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return &usageError{fmt.Sprintf("KYCREVIEW_WEBHOOK_WORKERS must be a number, not %q", v)}
+		}
+		c.WebhookWorkers = n
+	}
 	if v := getenv("KYCREVIEW_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {
@@ -90,6 +140,18 @@ func (c *config) validate() error {
 	}
 	if c.KeyCacheTTL < 0 || c.KeyCacheTTL > time.Minute {
 		return &usageError{fmt.Sprintf("key cache TTL %s must be between 0 and 1m: it is how long a revoked key may still be accepted", c.KeyCacheTTL)}
+	}
+	if c.WebhookTimeout <= 0 || c.WebhookTimeout > 5*time.Minute {
+		return &usageError{fmt.Sprintf("webhook timeout %s must be between 0 and 5m", c.WebhookTimeout)}
+	}
+	if c.WebhookDisableAfter < 0 {
+		return &usageError{fmt.Sprintf("webhook disable-after %s must not be negative", c.WebhookDisableAfter)}
+	}
+	if c.WebhookWorkers < 1 || c.WebhookWorkers > 4096 {
+		return &usageError{fmt.Sprintf("webhook workers %d must be between 1 and 4096", c.WebhookWorkers)}
+	}
+	if _, err := webhook.ParseDelays(c.WebhookRetries); err != nil {
+		return &usageError{fmt.Sprintf("webhook retries %q: %v", c.WebhookRetries, err)}
 	}
 	switch c.LogFormat {
 	case "auto", "text", "json":

@@ -14,7 +14,19 @@ import (
 
 	"github.com/kycreview/kycreview/internal/httpapi"
 	"github.com/kycreview/kycreview/internal/service"
+	"github.com/kycreview/kycreview/internal/webhook"
 )
+
+// splitList splits a comma-separated setting, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
 
 // shutdownGrace is how long in-flight requests get to finish on shutdown.
 const shutdownGrace = 15 * time.Second
@@ -25,6 +37,13 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "public base URL for next/previous links")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy-headers", cfg.TrustProxy, "build links from X-Forwarded-Proto/Host")
 	fs.DurationVar(&cfg.KeyCacheTTL, "key-cache-ttl", cfg.KeyCacheTTL, "remember authenticated API keys this long; a key revoked elsewhere is refused here within it (0: off)")
+	fs.BoolVar(&cfg.WebhookDispatch, "webhook-dispatch", cfg.WebhookDispatch, "deliver webhooks from this process")
+	fs.BoolVar(&cfg.WebhookAllowHTTP, "webhook-allow-http", cfg.WebhookAllowHTTP, "accept http:// webhook destinations (development only)")
+	fs.StringVar(&cfg.WebhookAllow, "webhook-allow", cfg.WebhookAllow, "comma-separated CIDRs, IPs or host[:port] the SSRF guard lets through")
+	fs.DurationVar(&cfg.WebhookTimeout, "webhook-timeout", cfg.WebhookTimeout, "time limit of one delivery attempt")
+	fs.StringVar(&cfg.WebhookRetries, "webhook-retries", cfg.WebhookRetries, "delays between delivery attempts, e.g. 5s,5m,30m,2h,5h,10h*7")
+	fs.DurationVar(&cfg.WebhookDisableAfter, "webhook-disable-after", cfg.WebhookDisableAfter, "disable a destination that has failed without a break this long (0: never)")
+	fs.IntVar(&cfg.WebhookWorkers, "webhook-workers", cfg.WebhookWorkers, "delivery attempts in flight at once")
 	demo := fs.Bool("demo", false, "seed a demo application and print curl commands")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -40,7 +59,12 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	}
 	// Closed last: after the HTTP server has drained.
 	defer store.Close()
-	svc := service.New(store, time.Now, service.WithKeyCache(cfg.KeyCacheTTL))
+	guard, err := webhook.NewGuard(splitList(cfg.WebhookAllow), net.DefaultResolver)
+	if err != nil {
+		return &usageError{fmt.Sprintf("--webhook-allow: %v", err)}
+	}
+	svc := service.New(store, time.Now, service.WithKeyCache(cfg.KeyCacheTTL),
+		service.WithWebhooks(service.WebhookConfig{AllowHTTP: cfg.WebhookAllowHTTP, CheckURL: guard.CheckURL}))
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -77,9 +101,26 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		}
 		defer stopPprof()
 	}
+	// The dispatcher stops after the HTTP server has drained (a last
+	// request may queue events) and before the database closes.
+	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	dispatched := make(chan struct{})
+	if cfg.WebhookDispatch {
+		delays, _ := webhook.ParseDelays(cfg.WebhookRetries) // validated
+		d := &webhook.Dispatcher{
+			Svc: svc, Client: guard.Client(cfg.WebhookTimeout),
+			Schedule:     webhook.Schedule{Delays: delays, Jitter: webhook.DefaultJitter},
+			DisableAfter: cfg.WebhookDisableAfter, Workers: cfg.WebhookWorkers, Log: log,
+		}
+		go func() { defer close(dispatched); _ = d.Run(dispatchCtx) }()
+	} else {
+		close(dispatched)
+	}
+	defer func() { stopDispatch(); <-dispatched }()
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "db", redact(cfg.DB))
+	log.Info("listening", "addr", ln.Addr().String(), "db", redact(cfg.DB), "webhooks", cfg.WebhookDispatch)
 
 	select {
 	case err := <-errc:

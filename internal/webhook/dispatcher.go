@@ -1,0 +1,283 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kycreview/kycreview"
+	"github.com/kycreview/kycreview/internal/service"
+)
+
+// Service is what the dispatcher needs of the service layer.
+type Service interface {
+	ClaimDeliveries(ctx context.Context, lease time.Duration, limit int) ([]kycreview.ClaimedDelivery, error)
+	RecordAttempts(ctx context.Context, results []service.AttemptResult, disableBefore time.Time) (int, error)
+	EventBody(ctx context.Context, eventID string) ([]byte, error)
+	DeliverySignal() <-chan struct{}
+}
+
+// Dispatcher sends due deliveries: it claims them (a lease, so a crashed
+// dispatcher's rows come back), POSTs each signed body, and records every
+// attempt and the delivery's next state. Several dispatchers may share one
+// PostgreSQL database: a row is claimed by one of them at a time.
+type Dispatcher struct {
+	Svc    Service
+	Client *http.Client // sends the requests; Guard.Client in production
+	// Schedule decides retries; DisableAfter (0: never) disables a
+	// destination failing without a break for that long.
+	Schedule     Schedule
+	DisableAfter time.Duration
+	// Workers is how many attempts run at once; Lease how long a claim
+	// lasts (it must cover an attempt and its recording); Poll how often
+	// the database is asked for due work when nothing signals it; Grace
+	// how long in-flight attempts may run on after shutdown begins.
+	Workers int
+	Lease   time.Duration
+	Poll    time.Duration
+	Grace   time.Duration
+	Now     func() time.Time
+	Log     *slog.Logger
+}
+
+// Defaults of Dispatcher's knobs.
+const (
+	DefaultWorkers = 64
+	DefaultPoll    = time.Second
+	DefaultGrace   = 10 * time.Second
+)
+
+// maxRecordBatch bounds how many outcomes one transaction records.
+const maxRecordBatch = 256
+
+// maxDrain is how much of a response body is read (and thrown away) after
+// its head, so the connection can be reused; beyond it the connection is
+// closed instead.
+const maxDrain = 64 << 10
+
+func (d *Dispatcher) defaults() {
+	if d.Workers <= 0 {
+		d.Workers = DefaultWorkers
+	}
+	if d.Poll <= 0 {
+		d.Poll = DefaultPoll
+	}
+	if d.Grace <= 0 {
+		d.Grace = DefaultGrace
+	}
+	if d.Lease <= 0 {
+		timeout := DefaultTimeout
+		if d.Client != nil && d.Client.Timeout > 0 {
+			timeout = d.Client.Timeout
+		}
+		// Twice the attempt's limit, and time to record it: a claim that
+		// outlives its dispatcher (killed mid-send) comes back this late.
+		d.Lease = 2*timeout + 5*time.Second
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Run dispatches until ctx ends, then stops claiming, lets in-flight
+// attempts finish (at most Grace), records their outcomes and returns.
+// Attempts cut off by the grace period are not recorded: their claims
+// expire and they are sent again, which at-least-once delivery allows.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.defaults()
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSends()
+
+	results := make(chan service.AttemptResult, d.Workers)
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		d.record(results)
+	}()
+
+	var inflight sync.WaitGroup
+	free := make(chan struct{}, d.Workers) // a token per idle worker
+	for range d.Workers {
+		free <- struct{}{}
+	}
+	wake := make(chan struct{}, 1)
+	poll := time.NewTimer(0)
+	defer poll.Stop()
+
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-d.Svc.DeliverySignal():
+		case <-wake:
+		case <-poll.C:
+		}
+		// Claim as many rows as there are idle workers, and go on claiming
+		// while every claim comes back full.
+		for {
+			n := len(free)
+			if n == 0 || ctx.Err() != nil {
+				break
+			}
+			claimed, err := d.Svc.ClaimDeliveries(ctx, d.Lease, n)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.Log.Error("webhook claim", "err", err)
+				}
+				break
+			}
+			for _, c := range claimed {
+				<-free
+				inflight.Add(1)
+				go func() {
+					defer func() {
+						free <- struct{}{}
+						select { // a slot opened: look for more work
+						case wake <- struct{}{}:
+						default:
+						}
+						inflight.Done()
+					}()
+					if r, ok := d.attempt(sendCtx, c); ok {
+						results <- r
+					}
+				}()
+			}
+			if len(claimed) < n {
+				break
+			}
+		}
+		poll.Reset(d.Poll)
+	}
+
+	// Shutdown: let the attempts in flight finish, within the grace.
+	done := make(chan struct{})
+	go func() { inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d.Grace):
+		cancelSends()
+		<-done
+	}
+	close(results)
+	<-recorded
+	return nil
+}
+
+// record writes outcomes in batches, each as one transaction: whatever has
+// arrived while the previous batch was being written.
+func (d *Dispatcher) record(results <-chan service.AttemptResult) {
+	batch := make([]service.AttemptResult, 0, maxRecordBatch)
+	for r := range results {
+		batch = append(batch[:0], r)
+	collect:
+		for len(batch) < maxRecordBatch {
+			select {
+			case r, ok := <-results:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, r)
+			default:
+				break collect
+			}
+		}
+		var disableBefore time.Time
+		if d.DisableAfter > 0 {
+			disableBefore = d.Now().Add(-d.DisableAfter)
+		}
+		// Recording must outlive shutdown's cancellation: an outcome not
+		// recorded is sent again once its claim expires.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if _, err := d.Svc.RecordAttempts(ctx, batch, disableBefore); err != nil {
+			d.Log.Error("webhook record", "err", err, "attempts", len(batch))
+		}
+		cancel()
+	}
+}
+
+// attempt sends c once and returns its outcome; false when the attempt was
+// cut off by shutdown and must not count.
+func (d *Dispatcher) attempt(ctx context.Context, c kycreview.ClaimedDelivery) (service.AttemptResult, bool) {
+	a := kycreview.Attempt{Number: c.Attempts + 1, StartedAt: d.Now().UTC()}
+	status, head, err := d.post(ctx, c, a.StartedAt)
+	a.Latency = d.Now().Sub(a.StartedAt)
+	if ctx.Err() != nil {
+		return service.AttemptResult{}, false
+	}
+	if status != 0 {
+		a.StatusCode = &status
+	}
+	a.ResponseHead = head
+	switch {
+	case err != nil:
+		a.Error = err.Error()
+	case !Succeeded(status):
+		a.Error = "HTTP " + http.StatusText(status)
+		if a.Error == "HTTP " {
+			a.Error = "HTTP status outside 2xx"
+		}
+	}
+	r := service.AttemptResult{Delivery: c, Attempt: a}
+	if !a.Succeeded() {
+		if next, ok := d.Schedule.Next(a.Number, a.StartedAt.Add(a.Latency)); ok {
+			r.Next = next
+		}
+	}
+	return r, true
+}
+
+// post sends the delivery's signed body and returns the status code (0 if
+// no answer came), the head of the response body, and the transport error.
+func (d *Dispatcher) post(ctx context.Context, c kycreview.ClaimedDelivery, at time.Time) (int, string, error) {
+	body, err := d.Svc.EventBody(ctx, c.EventID)
+	if err != nil {
+		return 0, "", errors.New("render event: " + err.Error())
+	}
+	h, err := Sign(c.Secret, c.EventID, body, at)
+	if err != nil {
+		return 0, "", errors.New("sign event: " + err.Error())
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header = h
+	resp, err := d.Client.Do(req)
+	if err != nil {
+		return 0, "", errors.New(redactURL(err.Error(), c.URL))
+	}
+	defer resp.Body.Close()
+	buf, readErr := io.ReadAll(io.LimitReader(resp.Body, kycreview.MaxResponseHead))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+	head := strings.ToValidUTF8(string(buf), "\uFFFD")
+	if !utf8.ValidString(head) {
+		head = ""
+	}
+	if readErr != nil && Succeeded(resp.StatusCode) {
+		// The answer was 2xx: the receiver has the event, whatever became
+		// of the rest of its body.
+		readErr = nil
+	}
+	return resp.StatusCode, head, readErr
+}
+
+// redactURL keeps a destination URL's query string (which may carry a
+// token) out of the error text the log keeps.
+func redactURL(msg, url string) string {
+	if i := strings.IndexByte(url, '?'); i >= 0 {
+		msg = strings.ReplaceAll(msg, url, url[:i]+"?…")
+	}
+	return msg
+}
