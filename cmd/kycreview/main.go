@@ -1,5 +1,5 @@
 // Command kycreview runs the kycreview service and administers its
-// database: serve, migrate, and the apps, keys and users commands.
+// database: serve, migrate, and the apps, keys, users and webhooks commands.
 package main
 
 import (

@@ -21,6 +21,9 @@ Usage:
   kycreview keys create --app APP_ID [--role client|system] [--db URL]
   kycreview keys revoke --key KEY_ID [--db URL]
   kycreview users create --app APP_ID --email EMAIL --name "FULL NAME" [--db URL]
+  kycreview webhooks destinations --app APP_ID [--db URL]
+  kycreview webhooks deliveries --app APP_ID --destination DEST_ID [--limit N] [--offset N] [--db URL]
+  kycreview webhooks resend --app APP_ID --destination DEST_ID --delivery DELIVERY_ID [--db URL]
 
 --db takes sqlite:PATH (the default is sqlite:kycreview.db) or a postgres:// URL,
 and defaults to $KYCREVIEW_DB. Admin commands print one JSON object on stdout.
@@ -48,7 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if strings.ContainsAny(cmd, " \t") {
 		return &usageError{fmt.Sprintf("unknown command %q (see kycreview --help)", cmd)}
 	}
-	if cmd == "apps" || cmd == "keys" || cmd == "users" {
+	if cmd == "apps" || cmd == "keys" || cmd == "users" || cmd == "webhooks" {
 		if len(rest) == 0 {
 			return &usageError{fmt.Sprintf("%s needs a subcommand (see kycreview --help)", cmd)}
 		}
@@ -67,6 +70,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keysRevoke(ctx, cfg, rest, stdout)
 	case "users create":
 		return usersCreate(ctx, cfg, rest, stdout)
+	case "webhooks destinations":
+		return webhooksDestinations(ctx, cfg, rest, stdout)
+	case "webhooks deliveries":
+		return webhooksDeliveries(ctx, cfg, rest, stdout)
+	case "webhooks resend":
+		return webhooksResend(ctx, cfg, rest, stdout)
 	}
 	return &usageError{fmt.Sprintf("unknown command %q (see kycreview --help)", cmd)}
 }

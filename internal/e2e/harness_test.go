@@ -38,6 +38,7 @@ type env struct {
 	token   string
 	client  *client.Client
 	cfg     httpapi.Config
+	svcOpts []service.Option
 	rawConn *sql.DB
 }
 
@@ -49,6 +50,11 @@ func withTrustedProxy() envOption { return func(e *env) { e.cfg.TrustForwardedHe
 // withPublicURL runs the API behind a configured public URL.
 func withPublicURL(u string) envOption { return func(e *env) { e.cfg.PublicURL = u } }
 
+// withServiceOptions configures the service, e.g. its webhook rules.
+func withServiceOptions(opts ...service.Option) envOption {
+	return func(e *env) { e.svcOpts = append(e.svcOpts, opts...) }
+}
+
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
@@ -58,7 +64,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	db := e.openStore(ctx)
 	e.store = db
-	e.svc = service.New(db, time.Now)
+	e.svc = service.New(db, time.Now, e.svcOpts...)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))

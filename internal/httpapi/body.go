@@ -188,6 +188,8 @@ func truncatedTail(b []byte) int {
 type form struct {
 	fields map[string]json.RawMessage
 	errs   map[string][]string
+	// items holds a list field's messages by item index (see listErrors).
+	items map[string]map[int][]string
 }
 
 func newForm(fields map[string]json.RawMessage) *form {
@@ -198,8 +200,18 @@ func (f *form) fail(name string, msgs ...string) {
 	f.errs[name] = append(f.errs[name], msgs...)
 }
 
+// failed reports whether name has a message already.
+func (f *form) failed(name string) bool {
+	_, bad := f.errs[name]
+	_, badItems := f.items[name]
+	return bad || badItems
+}
+
 // err returns the collected messages as one validation error, or nil.
 func (f *form) err() error {
+	if len(f.items) > 0 {
+		return newListErrors(f.errs, f.items)
+	}
 	if len(f.errs) == 0 {
 		return nil
 	}
@@ -239,33 +251,39 @@ func (f *form) char(name string, o charOpts) *string {
 	if !ok {
 		return nil
 	}
-	var s string
-	switch raw[0] {
-	case '"':
-		if err := json.Unmarshal(raw, &s); err != nil {
-			f.fail(name, "Not a valid string.")
-			return nil
-		}
-		if r, ok := kycreview.LoneSurrogate(raw); ok {
-			f.fail(name, fmt.Sprintf("Surrogate characters are not allowed: U+%X.", r))
-			return nil
-		}
-	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		s = pyStr(raw)
-	default:
-		f.fail(name, "Not a valid string.")
-		return nil
-	}
-	s = kycreview.TrimSpace(s)
-	if s == "" && !o.allowBlank {
-		f.fail(name, "This field may not be blank.")
-		return nil
-	}
-	if msgs := kycreview.CharFieldErrors(s, o.maxLength); msgs != nil {
+	s, msgs := charValue(raw, o)
+	if msgs != nil {
 		f.fail(name, msgs...)
 		return nil
 	}
 	return &s
+}
+
+// charValue applies a CharField's rules to a value that is present and not
+// null, returning the trimmed text or DRF's messages.
+func charValue(raw json.RawMessage, o charOpts) (string, []string) {
+	var s string
+	switch raw[0] {
+	case '"':
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", []string{"Not a valid string."}
+		}
+		if r, ok := kycreview.LoneSurrogate(raw); ok {
+			return "", []string{fmt.Sprintf("Surrogate characters are not allowed: U+%X.", r)}
+		}
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		s = pyStr(raw)
+	default:
+		return "", []string{"Not a valid string."}
+	}
+	s = kycreview.TrimSpace(s)
+	if s == "" && !o.allowBlank {
+		return "", []string{"This field may not be blank."}
+	}
+	if msgs := kycreview.CharFieldErrors(s, o.maxLength); msgs != nil {
+		return "", msgs
+	}
+	return s, nil
 }
 
 // status validates a DRF ChoiceField over statuses.

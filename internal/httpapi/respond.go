@@ -59,6 +59,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.writeJSON(w, status, detail("Internal error."))
 		return
 	}
+	var le *listErrors
+	if errors.As(err, &le) {
+		s.writeJSON(w, status, le.body())
+		return
+	}
 	var e *kycreview.Error
 	if errors.As(err, &e) {
 		switch {

@@ -45,6 +45,18 @@ func (s *Server) routes() http.Handler {
 	add("/v3/session/{session_id}/update-status", resource{name: "Session Update Status", auth: true, methods: map[string]handlerFunc{
 		http.MethodPatch: s.patchStatus,
 	}})
+	add("/v3/webhook/destinations", resource{name: "Webhook Destination List", auth: true, methods: map[string]handlerFunc{
+		http.MethodGet: s.getDestinations, http.MethodPost: s.postDestination,
+	}})
+	add("/v3/webhook/destinations/{destination_uuid}", resource{name: "Webhook Destination Detail", auth: true, methods: map[string]handlerFunc{
+		http.MethodGet: s.getDestination, http.MethodPatch: s.patchDestination, http.MethodDelete: s.deleteDestination,
+	}})
+	add("/v3/webhook/destinations/{destination_uuid}/deliveries", resource{name: "Webhook Delivery List", auth: true, methods: map[string]handlerFunc{
+		http.MethodGet: s.getDeliveries,
+	}})
+	add("/v3/webhook/destinations/{destination_uuid}/deliveries/{delivery_uuid}/resend", resource{name: "Webhook Delivery Resend", auth: true, methods: map[string]handlerFunc{
+		http.MethodPost: s.postResend,
+	}})
 	add("/system/healthcheck", resource{name: "Healthcheck", methods: map[string]handlerFunc{
 		http.MethodGet: s.getHealth,
 	}})
