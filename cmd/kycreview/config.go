@@ -24,6 +24,10 @@ type config struct {
 	PprofAddr    string        // KYCREVIEW_PPROF_ADDR: serve net/http/pprof there (loopback only); off when empty
 	KeyCacheTTL  time.Duration // KYCREVIEW_KEY_CACHE_TTL, --key-cache-ttl: how long an authenticated key is remembered; 0 turns it off
 
+	// Per-key rate limits per process (SPEC §7); 0 turns one off.
+	RateLimitGet   int // KYCREVIEW_RATE_LIMIT_GET, --rate-limit-get: reads per sliding minute
+	RateLimitWrite int // KYCREVIEW_RATE_LIMIT_WRITE, --rate-limit-write: writes per sliding minute
+
 	// Webhooks.
 	WebhookDispatch     bool          // KYCREVIEW_WEBHOOK_DISPATCH, --webhook-dispatch: run a dispatcher in this process
 	WebhookAllowHTTP    bool          // KYCREVIEW_WEBHOOK_ALLOW_HTTP, --webhook-allow-http: accept http:// destinations
@@ -46,6 +50,9 @@ func defaultConfig() config {
 		LogLevel:     "info",
 		MaxBodyBytes: 1 << 20,
 		KeyCacheTTL:  time.Second,
+
+		RateLimitGet:   600,
+		RateLimitWrite: 300,
 
 		WebhookDispatch:     true,
 		WebhookTimeout:      webhook.DefaultTimeout,
@@ -107,6 +114,18 @@ func (c *config) fromEnv(getenv func(string) string) error {
 			*dst = d
 		}
 	}
+	for name, dst := range map[string]*int{
+		"KYCREVIEW_RATE_LIMIT_GET":   &c.RateLimitGet,
+		"KYCREVIEW_RATE_LIMIT_WRITE": &c.RateLimitWrite,
+	} {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return &usageError{fmt.Sprintf("%s must be a number of requests per minute (0: no limit), not %q", name, v)}
+			}
+			*dst = n
+		}
+	}
 	if v := getenv("KYCREVIEW_WEBHOOK_WORKERS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -140,6 +159,9 @@ func (c *config) validate() error {
 	}
 	if c.KeyCacheTTL < 0 || c.KeyCacheTTL > time.Minute {
 		return &usageError{fmt.Sprintf("key cache TTL %s must be between 0 and 1m: it is how long a revoked key may still be accepted", c.KeyCacheTTL)}
+	}
+	if c.RateLimitGet < 0 || c.RateLimitWrite < 0 || c.RateLimitGet > 1e6 || c.RateLimitWrite > 1e6 {
+		return &usageError{fmt.Sprintf("rate limits %d/%d must be between 0 (off) and 1000000 per minute", c.RateLimitGet, c.RateLimitWrite)}
 	}
 	if c.WebhookTimeout <= 0 || c.WebhookTimeout > 5*time.Minute {
 		return &usageError{fmt.Sprintf("webhook timeout %s must be between 0 and 5m", c.WebhookTimeout)}

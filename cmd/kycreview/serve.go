@@ -37,6 +37,8 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "public base URL for next/previous links")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy-headers", cfg.TrustProxy, "build links from X-Forwarded-Proto/Host")
 	fs.DurationVar(&cfg.KeyCacheTTL, "key-cache-ttl", cfg.KeyCacheTTL, "remember authenticated API keys this long; a key revoked elsewhere is refused here within it (0: off)")
+	fs.IntVar(&cfg.RateLimitGet, "rate-limit-get", cfg.RateLimitGet, "GET requests per API key per sliding minute, per process (0: no limit)")
+	fs.IntVar(&cfg.RateLimitWrite, "rate-limit-write", cfg.RateLimitWrite, "POST/PATCH/DELETE requests per API key per sliding minute, per process (0: no limit)")
 	fs.BoolVar(&cfg.WebhookDispatch, "webhook-dispatch", cfg.WebhookDispatch, "deliver webhooks from this process")
 	fs.BoolVar(&cfg.WebhookAllowHTTP, "webhook-allow-http", cfg.WebhookAllowHTTP, "accept http:// webhook destinations (development only)")
 	fs.StringVar(&cfg.WebhookAllow, "webhook-allow", cfg.WebhookAllow, "comma-separated CIDRs, IPs or host[:port] the SSRF guard lets through")
@@ -84,6 +86,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	srv := &http.Server{
 		Handler: httpapi.New(svc, httpapi.Config{
 			PublicURL: cfg.PublicURL, TrustForwardedHeaders: cfg.TrustProxy, MaxBodyBytes: cfg.MaxBodyBytes,
+			RateLimits: httpapi.RateLimits{Read: cfg.RateLimitGet, Write: cfg.RateLimitWrite},
 		}, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,

@@ -89,6 +89,11 @@ func (s *Server) resourceHandler(res resource) http.Handler {
 				return
 			}
 			r = r.WithContext(context.WithValue(r.Context(), keyCtxKey, key))
+			// As DRF throttles: after authentication, before the method
+			// is looked at.
+			if !s.throttle(w, r, key.ID) {
+				return
+			}
 		}
 		method := r.Method
 		if method == http.MethodHead {

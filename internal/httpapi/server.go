@@ -24,8 +24,11 @@ type Config struct {
 	TrustForwardedHeaders bool
 	// MaxBodyBytes caps request bodies; larger ones get 413.
 	MaxBodyBytes int64
-	// Now is the clock for timestamps the API itself renders.
+	// Now is the clock for timestamps the API itself renders, and for the
+	// rate limits' windows.
 	Now func() time.Time
+	// RateLimits are the per-key request limits (zero: none).
+	RateLimits RateLimits
 }
 
 // DefaultMaxBodyBytes is 1 MiB.
@@ -37,6 +40,8 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	router http.Handler
+
+	readLimit, writeLimit *limiter // nil: no limit
 }
 
 // New returns the API handler over svc.
@@ -48,6 +53,12 @@ func New(svc *service.Service, cfg Config, log *slog.Logger) *Server {
 		cfg.Now = time.Now
 	}
 	s := &Server{svc: svc, cfg: cfg, log: log}
+	if cfg.RateLimits.Read > 0 {
+		s.readLimit = newLimiter(cfg.RateLimits.Read, cfg.Now)
+	}
+	if cfg.RateLimits.Write > 0 {
+		s.writeLimit = newLimiter(cfg.RateLimits.Write, cfg.Now)
+	}
 	s.router = s.routes()
 	return s
 }
