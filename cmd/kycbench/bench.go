@@ -111,7 +111,7 @@ func benchBackend(ctx context.Context, cfg config, backend, bin, tmp string, log
 	var err error
 	switch backend {
 	case backendSQLite:
-		ds, err = seedSQLite(ctx, tmp, cfg.Sessions, cfg.Rows)
+		ds, err = seedSQLite(ctx, tmp, cfg.Sessions, cfg.Rows, seedChunkRows)
 	case backendPostgres:
 		var db *pgDatabase
 		if db, err = createPgDatabase(ctx, cfg.PostgresURL); err != nil {
@@ -140,11 +140,6 @@ func benchBackend(ctx context.Context, cfg config, backend, bin, tmp string, log
 	}
 	logf("%s: seeded in %s, %.1f MB", backend, ds.SeedTime.Round(time.Millisecond), float64(ds.SizeBytes)/1e6)
 
-	srv, err := startServer(ctx, bin, ds.DBURL)
-	if err != nil {
-		return backendRun{}, err
-	}
-	defer srv.stop()
 	run := backendRun{
 		Backend:        backend,
 		Sessions:       ds.Sessions,
@@ -154,8 +149,33 @@ func benchBackend(ctx context.Context, cfg config, backend, bin, tmp string, log
 		DatabaseBytes:  ds.SizeBytes,
 		Durability:     ds.Durability,
 	}
-	err = measure(ctx, cfg, &run, target{base: srv.base, key: ds.Token, ids: ds.SessionIDs, pid: srv.pid(), proc: srv, dbPIDs: dbPIDs}, logf)
-	return run, err
+	if len(closedLoopWorkloads(cfg.Workloads)) > 0 {
+		srv, err := startServer(ctx, bin, ds.DBURL)
+		if err != nil {
+			return run, err
+		}
+		err = measure(ctx, cfg, &run, target{base: srv.base, key: ds.Token, ids: ds.SessionIDs, pid: srv.pid(), proc: srv, dbPIDs: dbPIDs}, logf)
+		srv.stop()
+		if err != nil {
+			return run, err
+		}
+	}
+	// The webhook benchmark comes last: the destination it creates would
+	// add a delivery to every review the workloads above send.
+	if slices.Contains(cfg.Workloads, workloadWebhooks) {
+		wh, err := benchWebhooks(ctx, cfg, bin, ds, dbPIDs, logf)
+		run.Webhooks = wh
+		if err != nil {
+			return run, err
+		}
+	}
+	return run, nil
+}
+
+// closedLoopWorkloads returns the workloads measured closed loop against
+// the ceiling: all but webhooks.
+func closedLoopWorkloads(workloads []string) []string {
+	return slices.DeleteFunc(slices.Clone(workloads), func(w string) bool { return w == workloadWebhooks })
 }
 
 // benchTarget measures a server that is already running.
@@ -187,7 +207,7 @@ func measure(ctx context.Context, cfg config, run *backendRun, t target, logf lo
 	defer ceiling.stop()
 
 	for _, conns := range cfg.Conns {
-		for _, wl := range cfg.Workloads {
+		for _, wl := range closedLoopWorkloads(cfg.Workloads) {
 			spec := loadSpec{Key: t.key, IDs: t.ids, Workload: wl, Conns: conns, Warmup: cfg.Warmup, Duration: cfg.Duration}
 			var c comparison
 			c.Workload, c.Conns = wl, conns

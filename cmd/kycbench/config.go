@@ -24,7 +24,8 @@ Flags:
   --sessions 100000           KYC sessions to seed
   --rows 20                   feed rows per session
   --conns 8,64                connection counts (one closed-loop worker each)
-  --workloads get,post,mix    feed page GET, review POST, 90/10 mix
+  --workloads get,post,mix    feed page GET, review POST, 90/10 mix; add
+                              webhooks for webhook delivery (not in the default)
   --duration 10s              measured window per workload
   --warmup 2s                 unrecorded load before each window
   --postgres-url URL          admin URL on which a fresh database is created
@@ -35,7 +36,17 @@ Flags:
   --pid PID                   with --target: the server's process, for CPU and RSS
   --json FILE                 also write the report as JSON
   --smoke                     a few seconds in all: tiny dataset, 2 conns, short
-                              windows; PostgreSQL only when reachable
+                              windows, webhooks included; PostgreSQL only when
+                              reachable
+
+Webhook delivery (--workloads webhooks):
+  --webhook-events 20000      reviews queued while dispatch is off, then
+                              delivered as a backlog: deliveries/s
+  --webhook-rate 100          open-loop reviews/s while dispatch is on
+  --webhook-duration 20s      how long that rate is measured (after --warmup):
+                              commit-to-receipt percentiles
+  --webhook-workers N         passed on as serve --webhook-workers (default:
+                              the server's own)
 
 Targets are printed with PASS or MISS, never asserted.
 `
@@ -53,6 +64,10 @@ const (
 	workloadGet  = "get"
 	workloadPost = "post"
 	workloadMix  = "mix"
+	// workloadWebhooks is not a closed-loop workload against the ceiling
+	// but the webhook delivery benchmark (webhooks.go): it restarts the
+	// server and measures a local receiver, so it is not in the default.
+	workloadWebhooks = "webhooks"
 )
 
 // Backend names.
@@ -82,6 +97,11 @@ type config struct {
 	PID         int           // --pid: the target's process id, 0 if unknown
 	JSONPath    string        // --json
 	Smoke       bool          // --smoke
+	// Webhook delivery, for the webhooks workload.
+	WebhookEvents   int           // --webhook-events: backlog of reviews for throughput
+	WebhookRate     float64       // --webhook-rate: open-loop reviews/s for latency
+	WebhookDuration time.Duration // --webhook-duration: measured window at that rate
+	WebhookWorkers  int           // --webhook-workers: serve's dispatcher workers; 0 keeps the server's default
 	// PostgresOptional skips PostgreSQL with a note when it cannot be
 	// reached, instead of failing: only for a smoke run that did not name
 	// its backends, so CI without PostgreSQL still runs the suite.
@@ -98,6 +118,10 @@ func defaultConfig() config {
 		Duration:    10 * time.Second,
 		Warmup:      2 * time.Second,
 		PostgresURL: defaultPostgresURL,
+
+		WebhookEvents:   20_000,
+		WebhookRate:     100,
+		WebhookDuration: 20 * time.Second,
 	}
 }
 
@@ -123,6 +147,17 @@ func applySmoke(c *config, given map[string]bool) {
 	if !given["backend"] {
 		c.PostgresOptional = true
 	}
+	// The webhook benchmark restarts the server and runs its own receiver,
+	// the parts most likely to rot unnoticed: a smoke run includes it.
+	if !given["workloads"] && c.Target == "" {
+		c.Workloads = append(c.Workloads, workloadWebhooks)
+	}
+	if !given["webhook-events"] {
+		c.WebhookEvents = 300
+	}
+	if !given["webhook-duration"] {
+		c.WebhookDuration = time.Second
+	}
 }
 
 // parseConfig builds the run's config from args and the environment.
@@ -147,6 +182,10 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&cfg.PID, "pid", 0, "")
 	fs.StringVar(&cfg.JSONPath, "json", "", "")
 	fs.BoolVar(&cfg.Smoke, "smoke", false, "")
+	fs.IntVar(&cfg.WebhookEvents, "webhook-events", cfg.WebhookEvents, "")
+	fs.Float64Var(&cfg.WebhookRate, "webhook-rate", cfg.WebhookRate, "")
+	fs.DurationVar(&cfg.WebhookDuration, "webhook-duration", cfg.WebhookDuration, "")
+	fs.IntVar(&cfg.WebhookWorkers, "webhook-workers", cfg.WebhookWorkers, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return config{}, errHelp
@@ -163,7 +202,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	if cfg.Backends, err = parseNames("--backend", *backends, backendSQLite, backendPostgres); err != nil {
 		return config{}, err
 	}
-	if cfg.Workloads, err = parseNames("--workloads", *workloads, workloadGet, workloadPost, workloadMix); err != nil {
+	if cfg.Workloads, err = parseNames("--workloads", *workloads, workloadGet, workloadPost, workloadMix, workloadWebhooks); err != nil {
 		return config{}, err
 	}
 	if cfg.Conns, err = parseConns(*conns); err != nil {
@@ -195,6 +234,16 @@ func (c *config) validate() error {
 		return &usageError{"--pid is only for --target: a server kycbench starts is measured anyway"}
 	case c.Key != "" && c.Target == "":
 		return &usageError{"--key is only for --target: kycbench creates its own key otherwise"}
+	case c.WebhookEvents < 1 || c.WebhookEvents > 10_000_000:
+		return &usageError{fmt.Sprintf("--webhook-events %d must be between 1 and 10000000", c.WebhookEvents)}
+	case !(c.WebhookRate > 0 && c.WebhookRate <= 10_000): // also refuses NaN
+		return &usageError{fmt.Sprintf("--webhook-rate %g must be above 0 and at most 10000 reviews/s", c.WebhookRate)}
+	case c.WebhookDuration <= 0:
+		return &usageError{"--webhook-duration must be positive"}
+	case c.WebhookWorkers < 0 || c.WebhookWorkers > 4096:
+		return &usageError{fmt.Sprintf("--webhook-workers %d must be between 1 and 4096 (0: the server's default)", c.WebhookWorkers)}
+	case c.Target != "" && slices.Contains(c.Workloads, workloadWebhooks):
+		return &usageError{"--workloads webhooks needs a server kycbench starts: it creates a destination and restarts the server, which it cannot do to a --target"}
 	}
 	if c.Target != "" {
 		if c.Key == "" {

@@ -36,12 +36,35 @@ func TestParseConfig(t *testing.T) {
 			want: func(c *config) {
 				c.Smoke, c.Sessions, c.Rows, c.Conns = true, 200, 3, []int{2}
 				c.Duration, c.Warmup, c.PostgresOptional = 500*time.Millisecond, 100*time.Millisecond, true
+				c.Workloads = []string{"get", "post", "mix", "webhooks"}
+				c.WebhookEvents, c.WebhookDuration = 300, time.Second
 			}},
 		{name: "smoke with named backends requires them",
 			args: []string{"--smoke", "--backend", "postgres"},
 			want: func(c *config) {
 				c.Smoke, c.Sessions, c.Rows, c.Conns, c.Backends = true, 200, 5, []int{2}, []string{"postgres"}
 				c.Duration, c.Warmup = 500*time.Millisecond, 100*time.Millisecond
+				c.Workloads = []string{"get", "post", "mix", "webhooks"}
+				c.WebhookEvents, c.WebhookDuration = 300, time.Second
+			}},
+		{name: "smoke keeps named workloads and webhook settings",
+			args: []string{"--smoke", "--workloads", "get", "--webhook-events", "50", "--webhook-duration", "3s"},
+			want: func(c *config) {
+				c.Smoke, c.Sessions, c.Rows, c.Conns = true, 200, 5, []int{2}
+				c.Duration, c.Warmup, c.PostgresOptional = 500*time.Millisecond, 100*time.Millisecond, true
+				c.Workloads, c.WebhookEvents, c.WebhookDuration = []string{"get"}, 50, 3*time.Second
+			}},
+		{name: "webhooks alone",
+			args: []string{"--workloads", "webhooks", "--webhook-events", "5000", "--webhook-rate", "250", "--webhook-duration", "10s", "--webhook-workers", "128"},
+			want: func(c *config) {
+				c.Workloads, c.WebhookEvents, c.WebhookRate, c.WebhookDuration, c.WebhookWorkers = []string{"webhooks"}, 5000, 250, 10*time.Second, 128
+			}},
+		{name: "smoke against a target leaves webhooks out",
+			args: []string{"--smoke", "--target", "http://127.0.0.1:8080", "--key", "k"},
+			want: func(c *config) {
+				c.Smoke, c.Sessions, c.Rows, c.Conns = true, 200, 5, []int{2}
+				c.Duration, c.Warmup, c.PostgresOptional = 500*time.Millisecond, 100*time.Millisecond, true
+				c.Target, c.Key, c.WebhookEvents, c.WebhookDuration = "http://127.0.0.1:8080", "k", 300, time.Second
 			}},
 		{name: "target",
 			args: []string{"--target", "http://127.0.0.1:8080/", "--key", "kyc_x", "--pid", "42"},
@@ -72,6 +95,12 @@ func TestParseConfig(t *testing.T) {
 		{name: "pid without target", args: []string{"--pid", "42"}},
 		{name: "key without target", args: []string{"--key", "k"}},
 		{name: "postgres URL not postgres", args: []string{"--postgres-url", "mysql://x"}},
+		{name: "webhooks against a target", args: []string{"--target", "http://127.0.0.1:8080", "--key", "k", "--workloads", "webhooks"}},
+		{name: "zero webhook events", args: []string{"--webhook-events", "0"}},
+		{name: "zero webhook rate", args: []string{"--webhook-rate", "0"}},
+		{name: "NaN webhook rate", args: []string{"--webhook-rate", "NaN"}},
+		{name: "zero webhook duration", args: []string{"--webhook-duration", "0s"}},
+		{name: "negative webhook workers", args: []string{"--webhook-workers", "-1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,11 +29,12 @@ func TestSessionID(t *testing.T) {
 }
 
 // TestSeedSQLite checks that seeded sessions read back through the service
-// as the service itself would have written them.
+// as the service itself would have written them. The 35 rows go in as
+// chunks of 4, so a chunk boundary that lost or repeated a row would show.
 func TestSeedSQLite(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	ds, err := seedSQLite(ctx, dir, 7, 5)
+	ds, err := seedSQLite(ctx, dir, 7, 5, 4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -157,26 +157,33 @@ func buildServer(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// startServer starts `kycreview serve` on the database dbURL.
-func startServer(ctx context.Context, bin, dbURL string) (*process, error) {
+// startServer starts `kycreview serve` on the database dbURL, with extra
+// flags after the address and the database.
+func startServer(ctx context.Context, bin, dbURL string, extra ...string) (*process, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	return startProcess(ctx, "kycreview", []string{bin, "serve", "--addr", addr, "--db", dbURL}, serverEnv(os.Environ()), addr)
+	argv := append([]string{bin, "serve", "--addr", addr, "--db", dbURL}, extra...)
+	return startProcess(ctx, "kycreview", argv, serverEnv(os.Environ()), addr)
 }
 
 // serverEnv is env without inherited KYCREVIEW_* settings, which would make
-// runs differ by whoever ran them, and with request logging off: one log
-// line per request would dominate what is measured.
+// runs differ by whoever ran them, with request logging off (one log line
+// per request would dominate what is measured) and the per-key rate limits
+// off: the suite drives one API key at thousands of requests a second, and
+// measures what the server can do, not the policy that throttles a client.
+// They are set in the environment rather than as flags so that a server
+// built before the limits existed still starts.
 func serverEnv(env []string) []string {
-	out := make([]string, 0, len(env)+2)
+	out := make([]string, 0, len(env)+4)
 	for _, kv := range env {
 		if !strings.HasPrefix(kv, "KYCREVIEW_") {
 			out = append(out, kv)
 		}
 	}
-	out = append(out, "KYCREVIEW_LOG_LEVEL=error", "KYCREVIEW_LOG_FORMAT=json")
+	out = append(out, "KYCREVIEW_LOG_LEVEL=error", "KYCREVIEW_LOG_FORMAT=json",
+		"KYCREVIEW_RATE_LIMIT_GET=0", "KYCREVIEW_RATE_LIMIT_WRITE=0")
 	// KYCBENCH_SERVER_PPROF lets whoever profiles a run reach the server's
 	// pprof endpoint; it is the one setting passed on, and off by default.
 	if addr := os.Getenv("KYCBENCH_SERVER_PPROF"); addr != "" {
