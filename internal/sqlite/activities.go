@@ -232,7 +232,7 @@ const randomUUIDSQL = `lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || 
 func (t *tx) FindOutboxEvent(ctx context.Context, id string) (kycreview.OutboxEvent, error) {
 	var e kycreview.OutboxEvent
 	var created int64
-	err := t.queryRow(ctx, `SELECT pk, id, application_id, session_pk, seq, event_type, created_at FROM webhook_outbox WHERE id = ?`, id).
+	err := t.queryRow(ctx, findOutboxQuery, id).
 		Scan(&e.PK, &e.ID, &e.ApplicationID, &e.SessionPK, &e.Seq, &e.Type, &created)
 	if err != nil {
 		return kycreview.OutboxEvent{}, notFound(err, "event")
@@ -240,6 +240,8 @@ func (t *tx) FindOutboxEvent(ctx context.Context, id string) (kycreview.OutboxEv
 	e.CreatedAt = fromMicro(created)
 	return e, nil
 }
+
+const findOutboxQuery = `SELECT pk, id, application_id, session_pk, seq, event_type, created_at FROM webhook_outbox WHERE id = ?`
 
 const insertNotificationQuery = `INSERT INTO notifications (id, application_id, activity_pk, user_id, created_at)
 	VALUES (?, ?, ?, ?, ?) RETURNING pk`

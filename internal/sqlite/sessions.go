@@ -66,8 +66,10 @@ func (t *tx) FindSession(ctx context.Context, appID, id string) (kycreview.Sessi
 	return s, nil
 }
 
+const findSessionByPKQuery = `SELECT ` + sessionColumns + ` FROM sessions WHERE pk = ?`
+
 func (t *tx) FindSessionByPK(ctx context.Context, pk int64) (kycreview.Session, error) {
-	s, err := scanSession(t.queryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE pk = ?`, pk))
+	s, err := scanSession(t.queryRow(ctx, findSessionByPKQuery, pk))
 	if err != nil {
 		return kycreview.Session{}, notFound(err, "session")
 	}

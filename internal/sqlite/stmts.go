@@ -16,7 +16,8 @@ import (
 // transaction runs: preparing later needs a free connection, and the writer
 // pool has only the one the waiting transaction holds.
 
-// hotQueries are the statements every review or feed request runs.
+// hotQueries are the statements every review, feed request or webhook
+// delivery runs.
 func hotQueries() []string {
 	defaultOrder, _ := orderBy(kycreview.DefaultFeedOrdering(), "a.")             // cannot fail: known fields
 	oldestFirst, _ := orderBy([]kycreview.OrderTerm{{Field: "created_at"}}, "a.") // likewise
@@ -24,6 +25,9 @@ func hotQueries() []string {
 		findKeyQuery, findSessionQuery, updateSessionQuery, insertActivityQuery, insertOutboxQuery,
 		insertNotificationQuery, fanOutQuery, statusRowsQuery, feedPageQuery(defaultOrder), feedPageQuery(oldestFirst),
 		nextNumberQuery, insertSessionQuery, findWorkflowQuery,
+		// The webhook dispatcher's: claim, render, record.
+		claimQuery, findOutboxQuery, findSessionByPKQuery, insertAttemptQuery, moveDeliveryQuery,
+		destinationHealthyQuery, destinationFailingQuery,
 	}
 }
 

@@ -188,14 +188,12 @@ func (t *tx) RecordAttempt(ctx context.Context, d kycreview.ClaimedDelivery, a *
 	}
 	a.DeliveryPK = d.PK
 	a.Error, a.ResponseHead = storableText(a.Error), storableText(a.ResponseHead)
-	err := t.queryRow(ctx, `INSERT INTO webhook_attempts (id, delivery_pk, number, started_at, latency_us, status_code, error, response_head)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk`,
+	err := t.queryRow(ctx, insertAttemptQuery,
 		a.ID, d.PK, a.Number, a.StartedAt.UnixMicro(), a.Latency.Microseconds(), status, a.Error, a.ResponseHead).Scan(&a.PK)
 	if err != nil {
 		return false, translate(err)
 	}
-	res, err := t.exec(ctx, `UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_at = ?, completed_at = ?,
-		claim = NULL, claimed_until = NULL WHERE pk = ? AND claim = ?`,
+	res, err := t.exec(ctx, moveDeliveryQuery,
 		string(d.State), d.Attempts, d.NextAttemptAt.UnixMicro(), nullMicro(d.CompletedAt), d.PK, d.Claim)
 	if err != nil {
 		return false, translate(err)
@@ -205,15 +203,13 @@ func (t *tx) RecordAttempt(ctx context.Context, d kycreview.ClaimedDelivery, a *
 		return false, translate(err)
 	}
 	if a.Succeeded() {
-		_, err = t.exec(ctx, `UPDATE webhook_destinations SET failing_since = NULL WHERE pk = ? AND failing_since IS NOT NULL`, d.DestinationPK)
+		_, err = t.exec(ctx, destinationHealthyQuery, d.DestinationPK)
 	} else {
 		var cutoff any
 		if !disableBefore.IsZero() {
 			cutoff = disableBefore.UnixMicro()
 		}
-		_, err = t.exec(ctx, `UPDATE webhook_destinations SET failing_since = coalesce(failing_since, ?1),
-			disabled_at = CASE WHEN ?2 IS NOT NULL AND coalesce(failing_since, ?1) <= ?2 THEN coalesce(disabled_at, ?3) ELSE disabled_at END
-			WHERE pk = ?4`, a.StartedAt.UnixMicro(), cutoff, a.StartedAt.Add(a.Latency).UnixMicro(), d.DestinationPK)
+		_, err = t.exec(ctx, destinationFailingQuery, a.StartedAt.UnixMicro(), cutoff, a.StartedAt.Add(a.Latency).UnixMicro(), d.DestinationPK)
 	}
 	return applied == 1, translate(err)
 }
@@ -229,6 +225,18 @@ func storableText(s string) string {
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
+
+// The statements RecordAttempt runs for every attempt (prepared: see stmts.go).
+const (
+	insertAttemptQuery = `INSERT INTO webhook_attempts (id, delivery_pk, number, started_at, latency_us, status_code, error, response_head)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk`
+	moveDeliveryQuery = `UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_at = ?, completed_at = ?,
+		claim = NULL, claimed_until = NULL WHERE pk = ? AND claim = ?`
+	destinationHealthyQuery = `UPDATE webhook_destinations SET failing_since = NULL WHERE pk = ? AND failing_since IS NOT NULL`
+	destinationFailingQuery = `UPDATE webhook_destinations SET failing_since = coalesce(failing_since, ?1),
+			disabled_at = CASE WHEN ?2 IS NOT NULL AND coalesce(failing_since, ?1) <= ?2 THEN coalesce(disabled_at, ?3) ELSE disabled_at END
+			WHERE pk = ?4`
+)
 
 const deliveryColumns = `d.pk, d.id, d.destination_pk, d.event_pk, o.id, o.event_type, d.session_pk, s.id, d.state, d.attempts,
 	d.next_attempt_at, d.created_at, d.completed_at`

@@ -20,7 +20,7 @@ import (
 type Service interface {
 	ClaimDeliveries(ctx context.Context, lease time.Duration, limit int) ([]kycreview.ClaimedDelivery, error)
 	RecordAttempts(ctx context.Context, results []service.AttemptResult, disableBefore time.Time) (int, error)
-	EventBody(ctx context.Context, eventID string) ([]byte, error)
+	EventBodies(ctx context.Context, eventIDs []string) (map[string][]byte, map[string]error, error)
 	DeliverySignal() <-chan struct{}
 }
 
@@ -137,9 +137,11 @@ loop:
 				}
 				break
 			}
+			bodies, bodyErrs := d.render(ctx, claimed)
 			for _, c := range claimed {
 				<-free
 				inflight.Add(1)
+				body, bodyErr := bodies[c.EventID], bodyErrs[c.EventID]
 				go func() {
 					defer func() {
 						free <- struct{}{}
@@ -149,7 +151,7 @@ loop:
 						}
 						inflight.Done()
 					}()
-					if r, ok := d.attempt(sendCtx, c); ok {
+					if r, ok := d.attempt(sendCtx, c, body, bodyErr); ok {
 						results <- r
 					}
 				}()
@@ -207,11 +209,35 @@ func (d *Dispatcher) record(results <-chan service.AttemptResult) {
 	}
 }
 
-// attempt sends c once and returns its outcome; false when the attempt was
-// cut off by shutdown and must not count.
-func (d *Dispatcher) attempt(ctx context.Context, c kycreview.ClaimedDelivery) (service.AttemptResult, bool) {
+// render renders the bodies of a claimed batch in one read. A failure is
+// each delivery's: it is recorded as a failed attempt and retried.
+func (d *Dispatcher) render(ctx context.Context, claimed []kycreview.ClaimedDelivery) (map[string][]byte, map[string]error) {
+	ids := make([]string, len(claimed))
+	for i, c := range claimed {
+		ids[i] = c.EventID
+	}
+	bodies, errs, err := d.Svc.EventBodies(ctx, ids)
+	if err != nil {
+		errs = make(map[string]error, len(ids))
+		for _, id := range ids {
+			errs[id] = err
+		}
+	}
+	return bodies, errs
+}
+
+// attempt sends c's body once and returns its outcome; false when the
+// attempt was cut off by shutdown and must not count.
+func (d *Dispatcher) attempt(ctx context.Context, c kycreview.ClaimedDelivery, body []byte, bodyErr error) (service.AttemptResult, bool) {
 	a := kycreview.Attempt{Number: c.Attempts + 1, StartedAt: d.Now().UTC()}
-	status, head, err := d.post(ctx, c, a.StartedAt)
+	var status int
+	var head string
+	var err error
+	if bodyErr != nil {
+		err = errors.New("render event: " + bodyErr.Error())
+	} else {
+		status, head, err = d.post(ctx, c, body, a.StartedAt)
+	}
 	a.Latency = d.Now().Sub(a.StartedAt)
 	if ctx.Err() != nil {
 		return service.AttemptResult{}, false
@@ -240,11 +266,7 @@ func (d *Dispatcher) attempt(ctx context.Context, c kycreview.ClaimedDelivery) (
 
 // post sends the delivery's signed body and returns the status code (0 if
 // no answer came), the head of the response body, and the transport error.
-func (d *Dispatcher) post(ctx context.Context, c kycreview.ClaimedDelivery, at time.Time) (int, string, error) {
-	body, err := d.Svc.EventBody(ctx, c.EventID)
-	if err != nil {
-		return 0, "", errors.New("render event: " + err.Error())
-	}
+func (d *Dispatcher) post(ctx context.Context, c kycreview.ClaimedDelivery, body []byte, at time.Time) (int, string, error) {
 	h, err := Sign(c.Secret, c.EventID, body, at)
 	if err != nil {
 		return 0, "", errors.New("sign event: " + err.Error())
