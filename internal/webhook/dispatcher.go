@@ -77,22 +77,38 @@ func (d *Dispatcher) defaults() {
 		if d.Client != nil && d.Client.Timeout > 0 {
 			timeout = d.Client.Timeout
 		}
-		// Twice the attempt's limit, and time to record it: a claim that
-		// outlives its dispatcher (killed mid-send) comes back this late.
-		d.Lease = 2*timeout + 5*time.Second
+		// A queued delivery may wait for one attempt before its own, then
+		// be recorded: three times the attempt's limit and 5 s cover it. A
+		// claim that outlives its dispatcher (killed mid-send) comes back
+		// this late.
+		d.Lease = 3*timeout + 5*time.Second
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	// Keep a connection per worker to a receiver that gets all the work,
+	// instead of closing those above the transport's idle limit after each
+	// answer and dialing again.
+	if d.Client != nil {
+		if t, ok := d.Client.Transport.(*http.Transport); ok && t.MaxIdleConnsPerHost < d.Workers {
+			t = t.Clone()
+			t.MaxIdleConnsPerHost = d.Workers
+			t.MaxIdleConns = max(t.MaxIdleConns, d.Workers)
+			c := *d.Client
+			c.Transport = t
+			d.Client = &c
+		}
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 }
 
-// Run dispatches until ctx ends, then stops claiming, lets in-flight
-// attempts finish (at most Grace), records their outcomes and returns.
-// Attempts cut off by the grace period are not recorded: their claims
-// expire and they are sent again, which at-least-once delivery allows.
+// Run dispatches until ctx ends, then stops claiming, lets the attempts
+// in flight and queued finish (at most Grace), records their outcomes and
+// returns. Attempts cut off by the grace period are not recorded: their
+// claims expire and they are sent again, which at-least-once delivery
+// allows.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.defaults()
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
@@ -105,12 +121,37 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		d.record(results)
 	}()
 
-	var inflight sync.WaitGroup
-	free := make(chan struct{}, d.Workers) // a token per idle worker
-	for range d.Workers {
-		free <- struct{}{}
+	// Workers take claimed deliveries from a local queue holding up to
+	// two rounds of work, so a claim (a write transaction) is made for
+	// many rows at a time, ahead of need, not for each worker that frees.
+	type job struct {
+		c       kycreview.ClaimedDelivery
+		body    []byte
+		bodyErr error
 	}
+	queue := make(chan job, 2*d.Workers)
 	wake := make(chan struct{}, 1)
+	var inflight sync.WaitGroup
+	for range d.Workers {
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			for j := range queue {
+				if len(queue) <= d.Workers {
+					select { // room for another round: look for more work
+					case wake <- struct{}{}:
+					default:
+					}
+				}
+				if sendCtx.Err() != nil {
+					continue // cut off: its claim expires and it is sent again
+				}
+				if r, ok := d.attempt(sendCtx, j.c, j.body, j.bodyErr); ok {
+					results <- r
+				}
+			}
+		}()
+	}
 	poll := time.NewTimer(0)
 	defer poll.Stop()
 
@@ -123,11 +164,10 @@ loop:
 		case <-wake:
 		case <-poll.C:
 		}
-		// Claim as many rows as there are idle workers, and go on claiming
-		// while every claim comes back full.
+		// Fill the queue, and go on while every claim comes back full.
 		for {
-			n := len(free)
-			if n == 0 || ctx.Err() != nil {
+			n := cap(queue) - len(queue)
+			if n < d.Workers/2+1 || ctx.Err() != nil {
 				break
 			}
 			claimed, err := d.Svc.ClaimDeliveries(ctx, d.Lease, n)
@@ -139,22 +179,7 @@ loop:
 			}
 			bodies, bodyErrs := d.render(ctx, claimed)
 			for _, c := range claimed {
-				<-free
-				inflight.Add(1)
-				body, bodyErr := bodies[c.EventID], bodyErrs[c.EventID]
-				go func() {
-					defer func() {
-						free <- struct{}{}
-						select { // a slot opened: look for more work
-						case wake <- struct{}{}:
-						default:
-						}
-						inflight.Done()
-					}()
-					if r, ok := d.attempt(sendCtx, c, body, bodyErr); ok {
-						results <- r
-					}
-				}()
+				queue <- job{c: c, body: bodies[c.EventID], bodyErr: bodyErrs[c.EventID]}
 			}
 			if len(claimed) < n {
 				break
@@ -162,6 +187,7 @@ loop:
 		}
 		poll.Reset(d.Poll)
 	}
+	close(queue)
 
 	// Shutdown: let the attempts in flight finish, within the grace.
 	done := make(chan struct{})
