@@ -91,6 +91,9 @@ type Activity struct {
 	CreatedAt     time.Time
 	// Entry is the row rendered for the feed (EntryJSON), kept by storage.
 	Entry json.RawMessage
+	// Hash links the row into its session's audit chain (ChainHash); it is
+	// never part of the feed entry.
+	Hash []byte
 }
 
 // Change is one action on a session: who did it, the status it sets (nil for

@@ -28,6 +28,10 @@ type Session struct {
 	// steps back.
 	ActivityCount  int64
 	LastActivityAt time.Time
+	// ChainHead is the hash of the newest row (nil before the first): the
+	// next row is chained to it under the session's lock without reading
+	// that row.
+	ChainHead []byte
 }
 
 // SessionFilter selects sessions for the session list.

@@ -18,8 +18,12 @@ GRANT SELECT ON schema_migrations TO kycreview_app;
 GRANT SELECT, INSERT, UPDATE ON applications, workflows, api_keys, console_users, memberships,
     sessions, webhook_outbox, notifications TO kycreview_app;
 GRANT SELECT, INSERT ON activities TO kycreview_app;
+-- `kycreview users remove` ends a membership by deleting its row.
+GRANT DELETE ON memberships TO kycreview_app;
 -- Destinations are soft-deleted and deliveries move through their states
 -- (claims are UPDATEs, taken with FOR UPDATE, which UPDATE covers); neither
 -- is ever deleted.
 GRANT SELECT, INSERT, UPDATE ON webhook_destinations, webhook_deliveries TO kycreview_app;
 GRANT SELECT, INSERT ON webhook_attempts TO kycreview_app;
+-- Signed audit checkpoints are written, never changed (docs/audit-chain.md).
+GRANT SELECT, INSERT ON audit_checkpoints TO kycreview_app;

@@ -81,20 +81,3 @@ func keysRevoke(ctx context.Context, cfg config, args []string, stdout io.Writer
 		return printJSON(stdout, map[string]any{"key_id": *key, "revoked": true})
 	})
 }
-
-func usersCreate(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	fs := newFlags("users create", &cfg)
-	app := fs.String("app", "", "application id")
-	email := fs.String("email", "", "email address")
-	name := fs.String("name", "", "full name")
-	if err := parseFlags(fs, args, "app", "email", "name"); err != nil {
-		return err
-	}
-	return withService(ctx, cfg, func(svc *service.Service) error {
-		u, err := svc.CreateConsoleUser(ctx, *app, *email, *name)
-		if err != nil {
-			return err
-		}
-		return printJSON(stdout, map[string]any{"user_id": u.ID, "email": u.Email, "full_name": u.FullName, "application_id": *app})
-	})
-}

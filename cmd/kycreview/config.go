@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kycreview/kycreview/internal/audit"
+	"github.com/kycreview/kycreview/internal/notify"
 	"github.com/kycreview/kycreview/internal/webhook"
 )
 
@@ -36,6 +38,20 @@ type config struct {
 	WebhookRetries      string        // KYCREVIEW_WEBHOOK_RETRIES, --webhook-retries: the retry delays, e.g. 5s,5m,30m,2h,5h,10h*7
 	WebhookDisableAfter time.Duration // KYCREVIEW_WEBHOOK_DISABLE_AFTER, --webhook-disable-after: disable a destination failing this long (0: never)
 	WebhookWorkers      int           // KYCREVIEW_WEBHOOK_WORKERS, --webhook-workers: attempts in flight at once
+
+	// Notification emails. Without a host no email is sent: notifications
+	// wait (and show in the console) until a server is configured.
+	SMTPHost     string        // KYCREVIEW_SMTP_HOST, --smtp-host
+	SMTPPort     int           // KYCREVIEW_SMTP_PORT, --smtp-port: 0 is the TLS mode's usual port
+	SMTPUsername string        // KYCREVIEW_SMTP_USERNAME, --smtp-username: empty, no authentication
+	SMTPPassword string        // KYCREVIEW_SMTP_PASSWORD only: a flag would show in the process list
+	SMTPFrom     string        // KYCREVIEW_SMTP_FROM, --smtp-from: the sender, "Name <address>" or an address
+	SMTPTLS      string        // KYCREVIEW_SMTP_TLS, --smtp-tls: none, starttls or tls
+	SMTPTimeout  time.Duration // KYCREVIEW_SMTP_TIMEOUT, --smtp-timeout: connecting, and each exchange
+
+	// The audit trail (audit.go).
+	AuditKeyFile            string        // KYCREVIEW_AUDIT_KEY_FILE, --audit-key-file: Ed25519 checkpoint key (PEM); none: proofs unsigned, no checkpoints
+	AuditCheckpointInterval time.Duration // KYCREVIEW_AUDIT_CHECKPOINT_INTERVAL, --audit-checkpoint-interval: how often serve signs changed chains (0: never)
 }
 
 // defaultDB is the SQLite file serve and the admin commands share when
@@ -59,6 +75,11 @@ func defaultConfig() config {
 		WebhookRetries:      webhook.DefaultRetryDelays,
 		WebhookDisableAfter: webhook.DefaultDisableAfter,
 		WebhookWorkers:      webhook.DefaultWorkers,
+
+		SMTPTLS:     string(notify.TLSStartTLS),
+		SMTPTimeout: notify.DefaultSMTPTimeout,
+
+		AuditCheckpointInterval: audit.DefaultInterval,
 	}
 }
 
@@ -90,6 +111,7 @@ func (c *config) fromEnv(getenv func(string) string) error {
 	}
 	set(&c.WebhookAllow, "KYCREVIEW_WEBHOOK_ALLOW")
 	set(&c.WebhookRetries, "KYCREVIEW_WEBHOOK_RETRIES")
+	set(&c.AuditKeyFile, "KYCREVIEW_AUDIT_KEY_FILE")
 	for name, dst := range map[string]*bool{
 		"KYCREVIEW_WEBHOOK_DISPATCH":   &c.WebhookDispatch,
 		"KYCREVIEW_WEBHOOK_ALLOW_HTTP": &c.WebhookAllowHTTP,
@@ -103,8 +125,9 @@ func (c *config) fromEnv(getenv func(string) string) error {
 		}
 	}
 	for name, dst := range map[string]*time.Duration{
-		"KYCREVIEW_WEBHOOK_TIMEOUT":       &c.WebhookTimeout,
-		"KYCREVIEW_WEBHOOK_DISABLE_AFTER": &c.WebhookDisableAfter,
+		"KYCREVIEW_WEBHOOK_TIMEOUT":           &c.WebhookTimeout,
+		"KYCREVIEW_WEBHOOK_DISABLE_AFTER":     &c.WebhookDisableAfter,
+		"KYCREVIEW_AUDIT_CHECKPOINT_INTERVAL": &c.AuditCheckpointInterval,
 	} {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
@@ -132,6 +155,9 @@ func (c *config) fromEnv(getenv func(string) string) error {
 			return &usageError{fmt.Sprintf("KYCREVIEW_WEBHOOK_WORKERS must be a number, not %q", v)}
 		}
 		c.WebhookWorkers = n
+	}
+	if err := c.smtpFromEnv(getenv); err != nil {
+		return err
 	}
 	if v := getenv("KYCREVIEW_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -174,6 +200,9 @@ func (c *config) validate() error {
 	}
 	if _, err := webhook.ParseDelays(c.WebhookRetries); err != nil {
 		return &usageError{fmt.Sprintf("webhook retries %q: %v", c.WebhookRetries, err)}
+	}
+	if err := c.validateSMTP(); err != nil {
+		return err
 	}
 	switch c.LogFormat {
 	case "auto", "text", "json":

@@ -20,10 +20,19 @@ Usage:
   kycreview apps create --name NAME [--db URL]
   kycreview keys create --app APP_ID [--role client|system] [--db URL]
   kycreview keys revoke --key KEY_ID [--db URL]
-  kycreview users create --app APP_ID --email EMAIL --name "FULL NAME" [--db URL]
+  kycreview users create --email EMAIL --name "FULL NAME" [--app APP_ID] [--password-stdin] [--db URL]
+  kycreview users list [--app APP_ID] [--db URL]
+  kycreview users disable --user ID_OR_EMAIL [--db URL]
+  kycreview users password --user ID_OR_EMAIL [--db URL]     (the password on standard input)
+  kycreview users add --app APP_ID --user ID_OR_EMAIL [--db URL]
+  kycreview users remove --app APP_ID --user ID_OR_EMAIL [--db URL]
   kycreview webhooks destinations --app APP_ID [--db URL]
   kycreview webhooks deliveries --app APP_ID --destination DEST_ID [--limit N] [--offset N] [--db URL]
   kycreview webhooks resend --app APP_ID --destination DEST_ID --delivery DELIVERY_ID [--db URL]
+  kycreview audit keygen --out FILE
+  kycreview audit checkpoint [--audit-key-file FILE] [--db URL]
+  kycreview audit verify [--app ID] [--session ID] [--receipt FILE]... [--file EXPORT.jsonl] [--public-key B64]... [--db URL]
+  kycreview audit export (--session ID | --app ID) [--out FILE] [--db URL]
 
 --db takes sqlite:PATH (the default is sqlite:kycreview.db) or a postgres:// URL,
 and defaults to $KYCREVIEW_DB. Admin commands print one JSON object on stdout.
@@ -51,7 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if strings.ContainsAny(cmd, " \t") {
 		return &usageError{fmt.Sprintf("unknown command %q (see kycreview --help)", cmd)}
 	}
-	if cmd == "apps" || cmd == "keys" || cmd == "users" || cmd == "webhooks" {
+	if cmd == "apps" || cmd == "keys" || cmd == "users" || cmd == "webhooks" || cmd == "audit" {
 		if len(rest) == 0 {
 			return &usageError{fmt.Sprintf("%s needs a subcommand (see kycreview --help)", cmd)}
 		}
@@ -70,12 +79,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keysRevoke(ctx, cfg, rest, stdout)
 	case "users create":
 		return usersCreate(ctx, cfg, rest, stdout)
+	case "users list":
+		return usersList(ctx, cfg, rest, stdout)
+	case "users disable":
+		return usersDisable(ctx, cfg, rest, stdout)
+	case "users password":
+		return usersPassword(ctx, cfg, rest, stdout)
+	case "users add":
+		return usersMembership(ctx, cfg, rest, stdout, true)
+	case "users remove":
+		return usersMembership(ctx, cfg, rest, stdout, false)
 	case "webhooks destinations":
 		return webhooksDestinations(ctx, cfg, rest, stdout)
 	case "webhooks deliveries":
 		return webhooksDeliveries(ctx, cfg, rest, stdout)
 	case "webhooks resend":
 		return webhooksResend(ctx, cfg, rest, stdout)
+	case "audit keygen":
+		return auditKeygen(ctx, cfg, rest, stdout)
+	case "audit checkpoint":
+		return auditCheckpoint(ctx, cfg, rest, stdout)
+	case "audit verify":
+		return auditVerify(ctx, cfg, rest, stdout)
+	case "audit export":
+		return auditExport(ctx, cfg, rest, stdout)
 	}
 	return &usageError{fmt.Sprintf("unknown command %q (see kycreview --help)", cmd)}
 }

@@ -46,6 +46,8 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	fs.StringVar(&cfg.WebhookRetries, "webhook-retries", cfg.WebhookRetries, "delays between delivery attempts, e.g. 5s,5m,30m,2h,5h,10h*7")
 	fs.DurationVar(&cfg.WebhookDisableAfter, "webhook-disable-after", cfg.WebhookDisableAfter, "disable a destination that has failed without a break this long (0: never)")
 	fs.IntVar(&cfg.WebhookWorkers, "webhook-workers", cfg.WebhookWorkers, "delivery attempts in flight at once")
+	smtpFlags(fs, &cfg)
+	auditFlags(fs, &cfg, true)
 	demo := fs.Bool("demo", false, "seed a demo application and print curl commands")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -67,6 +69,9 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	}
 	svc := service.New(store, time.Now, service.WithKeyCache(cfg.KeyCacheTTL),
 		service.WithWebhooks(service.WebhookConfig{AllowHTTP: cfg.WebhookAllowHTTP, CheckURL: guard.CheckURL}))
+	if err := configureAudit(cfg, svc); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -120,6 +125,16 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		close(dispatched)
 	}
 	defer func() { stopDispatch(); <-dispatched }()
+	// The notifier too stops after the HTTP server has drained and before
+	// the database closes.
+	stopNotify, err := startNotifier(ctx, cfg, svc, baseURL, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopNotify()
+	// The checkpointer too stops before the database closes.
+	defer startCheckpointer(ctx, cfg, svc, log)()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

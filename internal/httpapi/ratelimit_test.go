@@ -25,7 +25,7 @@ func TestLimiterSlidingWindow(t *testing.T) {
 	step(0, "a", true, 2, t0.Add(m))
 	step(10*time.Second, "a", true, 1, t0.Add(m))
 	step(10*time.Second, "a", true, 0, t0.Add(m))
-	step(10*time.Second, "a", false, 0, t0.Add(m)) // 4th within the minute
+	step(10*time.Second, "a", false, 0, t0.Add(m))  // 4th within the minute
 	step(0, "b", true, 2, t0.Add(30*time.Second+m)) // another key is not held up
 	// At +60s the first request leaves the window: one more is allowed,
 	// and the next reset is the second request's.

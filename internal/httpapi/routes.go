@@ -30,6 +30,9 @@ func (s *Server) routes() http.Handler {
 	add("/v3/sessions/{session_id}/reviews", resource{name: "Review List", auth: true, methods: map[string]handlerFunc{
 		http.MethodGet: s.getFeed, http.MethodPost: s.postReview,
 	}})
+	add("/v3/sessions/{session_id}/reviews/proof", resource{name: "Review Proof", auth: true, methods: map[string]handlerFunc{
+		http.MethodGet: s.getProof,
+	}})
 	add("/v3/session", resource{name: "Session Create", auth: true, methods: map[string]handlerFunc{
 		http.MethodPost: s.postSession,
 	}})
@@ -59,6 +62,9 @@ func (s *Server) routes() http.Handler {
 	}})
 	add("/system/healthcheck", resource{name: "Healthcheck", methods: map[string]handlerFunc{
 		http.MethodGet: s.getHealth,
+	}})
+	add("/system/status", resource{name: "Status", methods: map[string]handlerFunc{
+		http.MethodGet: s.getStatus,
 	}})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, http.StatusNotFound, detail("Not found."))

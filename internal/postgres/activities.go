@@ -12,7 +12,7 @@ import (
 )
 
 const activityColumns = `pk, id::text, session_pk, seq, activity_type, actor_type, actor_id::text, actor_display, actor_email,
-	previous_status, new_status, comment, mentioned_emails, previous_value, new_value, changed_fields, metadata, created_at, entry`
+	previous_status, new_status, comment, mentioned_emails, previous_value, new_value, changed_fields, metadata, created_at, entry, hash`
 
 // orderColumns maps the feed's orderable fields to columns. Only names found
 // here reach the SQL text, so ordering cannot be used for injection. Text
@@ -58,11 +58,11 @@ func (t *tx) InsertActivity(ctx context.Context, a *kycreview.Activity) error {
 	}
 	err = t.q.QueryRow(ctx, `INSERT INTO activities (id, session_pk, seq, activity_type, actor_type, actor_id,
 		actor_display, actor_email, previous_status, new_status, comment, mentioned_emails, previous_value, new_value,
-		changed_fields, metadata, created_at, entry) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+		changed_fields, metadata, created_at, entry, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 		RETURNING pk`,
 		a.ID, a.SessionPK, a.Seq, string(a.Type), string(a.Actor.Type), actorID, a.Actor.Display, a.Actor.Email,
 		statusArg(a.PreviousStatus), statusArg(a.NewStatus), a.Comment, nonNil(a.MentionedEmails),
-		jsonArg(a.PreviousValue), jsonArg(a.NewValue), nonNil(a.ChangedFields), jsonArg(a.Metadata), utc(a.CreatedAt), string(entry),
+		jsonArg(a.PreviousValue), jsonArg(a.NewValue), nonNil(a.ChangedFields), jsonArg(a.Metadata), utc(a.CreatedAt), string(entry), a.Hash,
 	).Scan(&a.PK)
 	return translate(err)
 }
@@ -148,7 +148,7 @@ func scanActivity(rows pgx.Rows) (kycreview.Activity, error) {
 	var prevValue, newValue, metadata []byte
 	var entry string
 	err := rows.Scan(&a.PK, &a.ID, &a.SessionPK, &a.Seq, &a.Type, &a.Actor.Type, &actorID, &a.Actor.Display, &a.Actor.Email,
-		&prev, &next, &a.Comment, &a.MentionedEmails, &prevValue, &newValue, &a.ChangedFields, &metadata, &a.CreatedAt, &entry)
+		&prev, &next, &a.Comment, &a.MentionedEmails, &prevValue, &newValue, &a.ChangedFields, &metadata, &a.CreatedAt, &entry, &a.Hash)
 	if err != nil {
 		return kycreview.Activity{}, err
 	}

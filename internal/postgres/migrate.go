@@ -123,6 +123,9 @@ func (db *DB) apply(ctx context.Context, m migration) error {
 		if _, err := t.Exec(ctx, string(body)); err != nil {
 			return err
 		}
+		if err := afterMigration(ctx, t, m.version); err != nil {
+			return err
+		}
 		_, err := t.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
 		return err
 	})

@@ -11,14 +11,14 @@ import (
 )
 
 const sessionColumns = `pk, id::text, application_id::text, session_number, workflow_id::text, kind, status, vendor_data,
-	metadata, callback, created_at, deleted_at, activity_count, last_activity_at`
+	metadata, callback, created_at, deleted_at, activity_count, last_activity_at, chain_head`
 
 func scanSession(row pgx.Row) (kycreview.Session, error) {
 	var s kycreview.Session
 	var metadata []byte
 	var lastActivity *time.Time
 	err := row.Scan(&s.PK, &s.ID, &s.ApplicationID, &s.Number, &s.WorkflowID, &s.Kind, &s.Status, &s.VendorData,
-		&metadata, &s.Callback, &s.CreatedAt, &s.DeletedAt, &s.ActivityCount, &lastActivity)
+		&metadata, &s.Callback, &s.CreatedAt, &s.DeletedAt, &s.ActivityCount, &lastActivity, &s.ChainHead)
 	if err != nil {
 		return kycreview.Session{}, err
 	}
@@ -87,8 +87,8 @@ func (t *tx) UpdateSession(ctx context.Context, s kycreview.Session) error {
 		at := utc(s.LastActivityAt)
 		last = &at
 	}
-	_, err := t.q.Exec(ctx, `UPDATE sessions SET status = $1, activity_count = $2, last_activity_at = $3 WHERE pk = $4`,
-		string(s.Status), s.ActivityCount, last, s.PK)
+	_, err := t.q.Exec(ctx, `UPDATE sessions SET status = $1, activity_count = $2, last_activity_at = $3, chain_head = $4 WHERE pk = $5`,
+		string(s.Status), s.ActivityCount, last, s.ChainHead, s.PK)
 	return translate(err)
 }
 

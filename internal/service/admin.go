@@ -2,8 +2,6 @@ package service
 
 import (
 	"context"
-	"net/mail"
-	"slices"
 	"strings"
 	"time"
 
@@ -89,31 +87,13 @@ func (s *Service) RevokeAPIKey(ctx context.Context, keyID string) error {
 	return err
 }
 
-// CreateConsoleUser creates a console user who belongs to the application.
+// CreateConsoleUser creates a console user, without a password, who
+// belongs to the application.
 func (s *Service) CreateConsoleUser(ctx context.Context, appID, email, fullName string) (kycreview.ConsoleUser, error) {
-	email = strings.TrimSpace(email)
-	// The address must also read back as a mention, or nobody could ever
-	// @mention this user.
-	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email ||
-		!slices.Equal(kycreview.ParseMentions("@"+email), []string{strings.ToLower(email)}) {
-		return kycreview.ConsoleUser{}, kycreview.Errorf(kycreview.EINVALID, "%q is not a valid email address", email)
+	if appID == "" {
+		return kycreview.ConsoleUser{}, kycreview.Errorf(kycreview.EINVALID, "an application is required")
 	}
-	fullName = kycreview.TrimSpace(fullName)
-	if msgs := kycreview.CharFieldErrors(fullName, maxNameLength); msgs != nil {
-		return kycreview.ConsoleUser{}, kycreview.Errorf(kycreview.EINVALID, "full name: %s", strings.Join(msgs, " "))
-	}
-	now := s.now().UTC()
-	u := kycreview.ConsoleUser{ID: newID(), Email: email, FullName: fullName, CreatedAt: now}
-	err := s.store.WriteTx(ctx, func(tx Tx) error {
-		if _, err := tx.FindApplication(ctx, appID); err != nil {
-			return err
-		}
-		if err := tx.CreateConsoleUser(ctx, u); err != nil {
-			return err
-		}
-		return tx.AddMember(ctx, appID, u.ID, now)
-	})
-	return u, err
+	return s.CreateUser(ctx, UserInput{AppID: appID, Email: email, FullName: fullName})
 }
 
 // DemoState reports how many applications exist and the id of the oldest

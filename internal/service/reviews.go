@@ -218,10 +218,13 @@ func (s *Service) apply(ctx context.Context, tx Tx, sess kycreview.Session, c ky
 	}
 
 	row := kycreview.NewActivity(newID(), sess, c, mentions, at)
+	if !s.audit.unchained {
+		row.Hash = kycreview.ChainHash(sess.ChainHead, sess.ID, row)
+	}
 	if err := tx.InsertActivity(ctx, &row); err != nil {
 		return kycreview.Activity{}, err
 	}
-	sess.ActivityCount, sess.LastActivityAt = row.Seq, at
+	sess.ActivityCount, sess.LastActivityAt, sess.ChainHead = row.Seq, at, row.Hash
 	if c.NewStatus != nil {
 		sess.Status = *c.NewStatus
 	}

@@ -16,6 +16,7 @@ type Service struct {
 
 	webhooks   WebhookConfig
 	deliveries chan struct{} // see DeliverySignal
+	audit      auditConfig
 }
 
 // An Option changes a Service from its defaults.

@@ -102,6 +102,31 @@ type Tx interface {
 	// oldest first.
 	ListStatusActivities(ctx context.Context, sessionPK int64) ([]kycreview.Activity, error)
 
+	// The audit chain (issue 8, docs/audit-chain.md). Storage keeps the
+	// hashes the service computes (Activity.Hash, Session.ChainHead) and
+	// the signed checkpoints.
+	//
+	// ListChainHeads returns up to limit sessions with pk > afterPK, deleted
+	// or not, of application appID and with id sessionID (each filter off
+	// when empty), in pk order, with their chain heads.
+	ListChainHeads(ctx context.Context, appID, sessionID string, afterPK int64, limit int) ([]kycreview.ChainHead, error)
+	// ListChainRows returns all of the session's rows in seq order, hashes
+	// and entries included.
+	ListChainRows(ctx context.Context, sessionPK int64) ([]kycreview.Activity, error)
+	// ListCheckpoints returns the session's checkpoints in seq order.
+	ListCheckpoints(ctx context.Context, sessionPK int64) ([]kycreview.Checkpoint, error)
+	// TryLockCheckpoints takes, without waiting, the lock that lets one
+	// process at a time write checkpoints, held until the transaction ends;
+	// false means another process holds it.
+	TryLockCheckpoints(ctx context.Context) (bool, error)
+	// DueCheckpoints returns up to limit sessions with pk > afterPK whose
+	// chains grew since their last checkpoint, in pk order.
+	DueCheckpoints(ctx context.Context, afterPK int64, limit int) ([]kycreview.ChainHead, error)
+	// InsertCheckpoint stores c unless the same key signed the same seq of
+	// the session already (reporting whether it stored it), and records
+	// that the session's chain is checkpointed up to c.Seq.
+	InsertCheckpoint(ctx context.Context, c *kycreview.Checkpoint) (bool, error)
+
 	// InsertOutboxEvent queues a webhook event and, with it, a pending
 	// delivery (due at the event's time) for each of the application's
 	// active destinations subscribed to the event's type.
@@ -145,6 +170,47 @@ type Tx interface {
 	FindOutboxEvent(ctx context.Context, id string) (kycreview.OutboxEvent, error)
 	// InsertNotification queues a mention notification.
 	InsertNotification(ctx context.Context, n *kycreview.Notification) error
+
+	// Console users and notification delivery (issue 6). Users are looked
+	// up by id or by lower-cased email; a missing one is ENOTFOUND.
+	//
+	// FindConsoleUser returns the user with the given id.
+	FindConsoleUser(ctx context.Context, id string) (kycreview.ConsoleUser, error)
+	// FindConsoleUserByEmail returns the user whose lower-cased email is
+	// email (which is lower-case).
+	FindConsoleUserByEmail(ctx context.Context, email string) (kycreview.ConsoleUser, error)
+	// ListConsoleUsers returns every user, or with appID only that
+	// application's members, oldest first, each with their applications.
+	ListConsoleUsers(ctx context.Context, appID string) ([]kycreview.ConsoleUserListing, error)
+	// SetPasswordHash stores the user's encoded password hash.
+	SetPasswordHash(ctx context.Context, userID, hash string) error
+	// PasswordHash returns the user's encoded password hash, "" if none.
+	PasswordHash(ctx context.Context, userID string) (string, error)
+	// DisableConsoleUser marks the user disabled at at (keeping an earlier
+	// time) and skips their pending notifications; it returns how many.
+	DisableConsoleUser(ctx context.Context, userID string, at time.Time) (int, error)
+	// RemoveMember ends the user's membership of the application and skips
+	// their pending notifications from it; ENOTFOUND if not a member.
+	RemoveMember(ctx context.Context, appID, userID string) error
+	// ClaimNotifications claims up to limit due notifications (pending,
+	// next attempt due or never tried, unclaimed or with an expired claim),
+	// oldest first, under claim until until, and returns them. Concurrent
+	// claims never return the same row.
+	ClaimNotifications(ctx context.Context, now, until time.Time, claim string, limit int) ([]kycreview.ClaimedNotification, error)
+	// RecordNotification applies o if its notification is still pending
+	// under o.Claim, releasing the claim; it reports whether it did.
+	RecordNotification(ctx context.Context, o kycreview.NotificationOutcome) (bool, error)
+	// ListNotifications returns a page of the user's notifications, newest
+	// first, on sessions that still exist in applications the user still
+	// belongs to, with how many there are and how many are unread.
+	ListNotifications(ctx context.Context, userID string, limit, offset int) (page []kycreview.InboxNotification, count, unread int, err error)
+	// MarkNotificationsRead marks the user's unread notifications with the
+	// given ids (all of them when ids is empty) read at at; it returns how
+	// many it marked.
+	MarkNotificationsRead(ctx context.Context, userID string, ids []string, at time.Time) (int, error)
+	// NotificationBacklog counts the notifications whose email is pending
+	// or has failed.
+	NotificationBacklog(ctx context.Context) (kycreview.NotificationBacklog, error)
 }
 
 // FeedPage is a page of a session's feed as Tx.FeedPage reads it: the

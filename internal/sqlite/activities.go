@@ -12,7 +12,7 @@ import (
 )
 
 const activityColumns = `pk, id, session_pk, seq, activity_type, actor_type, actor_id, actor_display, actor_email,
-	previous_status, new_status, comment, mentioned_emails, previous_value, new_value, changed_fields, metadata, created_at, entry`
+	previous_status, new_status, comment, mentioned_emails, previous_value, new_value, changed_fields, metadata, created_at, entry, hash`
 
 // orderColumns maps the feed's orderable fields to columns. Only names found
 // here reach the SQL text, so ordering cannot be used for injection.
@@ -47,7 +47,7 @@ func orderBy(terms []kycreview.OrderTerm, table string) (string, error) {
 
 const insertActivityQuery = `INSERT INTO activities (id, session_pk, seq, activity_type, actor_type, actor_id,
 	actor_display, actor_email, previous_status, new_status, comment, mentioned_emails, previous_value, new_value,
-	changed_fields, metadata, created_at, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk`
+	changed_fields, metadata, created_at, entry, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk`
 
 func (t *tx) InsertActivity(ctx context.Context, a *kycreview.Activity) error {
 	entry, err := a.EntryJSON()
@@ -70,7 +70,7 @@ func (t *tx) InsertActivity(ctx context.Context, a *kycreview.Activity) error {
 	err = t.queryRow(ctx, insertActivityQuery,
 		a.ID, a.SessionPK, a.Seq, string(a.Type), string(a.Actor.Type), actorID, a.Actor.Display, a.Actor.Email,
 		statusArg(a.PreviousStatus), statusArg(a.NewStatus), a.Comment, string(mentions),
-		rawArg(a.PreviousValue), rawArg(a.NewValue), string(changed), rawArg(a.Metadata), a.CreatedAt.UnixMicro(), string(entry),
+		rawArg(a.PreviousValue), rawArg(a.NewValue), string(changed), rawArg(a.Metadata), a.CreatedAt.UnixMicro(), string(entry), blobArg(a.Hash),
 	).Scan(&a.PK)
 	return translate(err)
 }
@@ -183,7 +183,7 @@ func scanActivity(rows *sql.Rows) (kycreview.Activity, error) {
 	var created int64
 	var entry string
 	err := rows.Scan(&a.PK, &a.ID, &a.SessionPK, &a.Seq, &a.Type, &a.Actor.Type, &actorID, &a.Actor.Display, &actorEmail,
-		&prev, &next, &comment, &mentions, &prevValue, &newValue, &changed, &metadata, &created, &entry)
+		&prev, &next, &comment, &mentions, &prevValue, &newValue, &changed, &metadata, &created, &entry, &a.Hash)
 	if err != nil {
 		return a, translate(err)
 	}

@@ -81,6 +81,9 @@ func (db *DB) apply(ctx context.Context, m migration) error {
 	if _, err := t.ExecContext(ctx, string(body)); err != nil {
 		return fmt.Errorf("sqlite: migrate %s: %w", m.name, err)
 	}
+	if err := afterMigration(ctx, t, m.version); err != nil {
+		return fmt.Errorf("sqlite: migrate %s: %w", m.name, err)
+	}
 	if _, err := t.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 		m.version, m.name, time.Now().UnixMicro()); err != nil {
 		return fmt.Errorf("sqlite: migrate %s: %w", m.name, err)

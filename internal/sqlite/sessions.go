@@ -10,7 +10,7 @@ import (
 )
 
 const sessionColumns = `pk, id, application_id, session_number, workflow_id, kind, status, vendor_data,
-	metadata, callback, created_at, deleted_at, activity_count, last_activity_at`
+	metadata, callback, created_at, deleted_at, activity_count, last_activity_at, chain_head`
 
 func scanSession(row interface{ Scan(...any) error }) (kycreview.Session, error) {
 	var s kycreview.Session
@@ -19,7 +19,7 @@ func scanSession(row interface{ Scan(...any) error }) (kycreview.Session, error)
 	var deleted sql.NullInt64
 	var vendor, callback sql.NullString
 	err := row.Scan(&s.PK, &s.ID, &s.ApplicationID, &s.Number, &s.WorkflowID, &s.Kind, &s.Status, &vendor,
-		&metadata, &callback, &created, &deleted, &s.ActivityCount, &lastActivity)
+		&metadata, &callback, &created, &deleted, &s.ActivityCount, &lastActivity, &s.ChainHead)
 	if err != nil {
 		return kycreview.Session{}, err
 	}
@@ -40,7 +40,7 @@ const (
 	insertSessionQuery = `INSERT INTO sessions (id, application_id, session_number, workflow_id, kind, status,
 	vendor_data, metadata, callback, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk`
 	findSessionQuery   = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = ? AND application_id = ? AND deleted_at IS NULL`
-	updateSessionQuery = `UPDATE sessions SET status = ?, activity_count = ?, last_activity_at = ? WHERE pk = ?`
+	updateSessionQuery = `UPDATE sessions SET status = ?, activity_count = ?, last_activity_at = ?, chain_head = ? WHERE pk = ?`
 )
 
 func (t *tx) CreateSession(ctx context.Context, s *kycreview.Session) error {
@@ -87,7 +87,7 @@ func (t *tx) UpdateSession(ctx context.Context, s kycreview.Session) error {
 	if !s.LastActivityAt.IsZero() {
 		last = s.LastActivityAt.UnixMicro()
 	}
-	_, err := t.exec(ctx, updateSessionQuery, string(s.Status), s.ActivityCount, last, s.PK)
+	_, err := t.exec(ctx, updateSessionQuery, string(s.Status), s.ActivityCount, last, blobArg(s.ChainHead), s.PK)
 	return translate(err)
 }
 

@@ -59,6 +59,17 @@ func Run(t *testing.T, b Backend) {
 		{"ListDeliveries", testListDeliveries},
 		{"RequeueDelivery", testRequeueDelivery},
 		{"AttemptsAppendOnly", testAttemptsAppendOnly},
+		{"AuditChainRoundTrip", testAuditChainRoundTrip},
+		{"AuditCheckpoints", testCheckpoints},
+		{"AuditProof", testProof},
+		{"AuditAttacks", testAuditAttacks},
+		{"AuditCheckpointCatchesTruncation", testAuditCheckpointCatchesTruncation},
+		// Console users and notification delivery (notify.go).
+		{"ConsoleUserAdmin", testConsoleUserAdmin},
+		{"ClaimNotifications", testClaimNotifications},
+		{"NotificationSkips", testNotificationSkips},
+		{"ConcurrentNotificationClaims", testConcurrentNotificationClaims},
+		{"Inbox", testInbox},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, b) })
