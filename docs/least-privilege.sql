@@ -27,3 +27,5 @@ GRANT SELECT, INSERT, UPDATE ON webhook_destinations, webhook_deliveries TO kycr
 GRANT SELECT, INSERT ON webhook_attempts TO kycreview_app;
 -- Signed audit checkpoints are written, never changed (docs/audit-chain.md).
 GRANT SELECT, INSERT ON audit_checkpoints TO kycreview_app;
+-- Console sign-ins are created at sign-in and deleted at sign-out or expiry.
+GRANT SELECT, INSERT, DELETE ON console_sessions TO kycreview_app;

@@ -52,6 +52,10 @@ type config struct {
 	// The audit trail (audit.go).
 	AuditKeyFile            string        // KYCREVIEW_AUDIT_KEY_FILE, --audit-key-file: Ed25519 checkpoint key (PEM); none: proofs unsigned, no checkpoints
 	AuditCheckpointInterval time.Duration // KYCREVIEW_AUDIT_CHECKPOINT_INTERVAL, --audit-checkpoint-interval: how often serve signs changed chains (0: never)
+
+	// The reviewers' console (config_console.go).
+	ConsoleSecureCookies string        // KYCREVIEW_CONSOLE_SECURE_COOKIES, --console-secure-cookies: auto, always or never
+	ConsoleSessionTTL    time.Duration // KYCREVIEW_CONSOLE_SESSION_TTL, --console-session-ttl: how long a sign-in lasts
 }
 
 // defaultDB is the SQLite file serve and the admin commands share when
@@ -80,6 +84,9 @@ func defaultConfig() config {
 		SMTPTimeout: notify.DefaultSMTPTimeout,
 
 		AuditCheckpointInterval: audit.DefaultInterval,
+
+		ConsoleSecureCookies: "auto",
+		ConsoleSessionTTL:    12 * time.Hour,
 	}
 }
 
@@ -156,6 +163,9 @@ func (c *config) fromEnv(getenv func(string) string) error {
 		}
 		c.WebhookWorkers = n
 	}
+	if err := c.consoleFromEnv(getenv); err != nil {
+		return err
+	}
 	if err := c.smtpFromEnv(getenv); err != nil {
 		return err
 	}
@@ -200,6 +210,9 @@ func (c *config) validate() error {
 	}
 	if _, err := webhook.ParseDelays(c.WebhookRetries); err != nil {
 		return &usageError{fmt.Sprintf("webhook retries %q: %v", c.WebhookRetries, err)}
+	}
+	if err := c.validateConsole(); err != nil {
+		return err
 	}
 	if err := c.validateSMTP(); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kycreview/kycreview/internal/console"
 	"github.com/kycreview/kycreview/internal/httpapi"
 	"github.com/kycreview/kycreview/internal/service"
 	"github.com/kycreview/kycreview/internal/webhook"
@@ -47,6 +48,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	fs.DurationVar(&cfg.WebhookDisableAfter, "webhook-disable-after", cfg.WebhookDisableAfter, "disable a destination that has failed without a break this long (0: never)")
 	fs.IntVar(&cfg.WebhookWorkers, "webhook-workers", cfg.WebhookWorkers, "delivery attempts in flight at once")
 	smtpFlags(fs, &cfg)
+	consoleFlags(fs, &cfg)
 	auditFlags(fs, &cfg, true)
 	demo := fs.Bool("demo", false, "seed a demo application and print curl commands")
 	if err := parseFlags(fs, args); err != nil {
@@ -88,11 +90,25 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		}
 	}
 
+	consoleHandler, err := console.New(svc, cfg.consoleConfig(), log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	api := httpapi.New(svc, httpapi.Config{
+		PublicURL: cfg.PublicURL, TrustForwardedHeaders: cfg.TrustProxy, MaxBodyBytes: cfg.MaxBodyBytes,
+		RateLimits: httpapi.RateLimits{Read: cfg.RateLimitGet, Write: cfg.RateLimitWrite},
+	}, log)
 	srv := &http.Server{
-		Handler: httpapi.New(svc, httpapi.Config{
-			PublicURL: cfg.PublicURL, TrustForwardedHeaders: cfg.TrustProxy, MaxBodyBytes: cfg.MaxBodyBytes,
-			RateLimits: httpapi.RateLimits{Read: cfg.RateLimitGet, Write: cfg.RateLimitWrite},
-		}, log),
+		// The console under /console/, the API everywhere else, untouched
+		// (a ServeMux in front would clean and redirect the API's paths).
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, console.Prefix) {
+				consoleHandler.ServeHTTP(w, r)
+				return
+			}
+			api.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -211,6 +211,27 @@ type Tx interface {
 	// NotificationBacklog counts the notifications whose email is pending
 	// or has failed.
 	NotificationBacklog(ctx context.Context) (kycreview.NotificationBacklog, error)
+
+	// The reviewers' console (issue 7): its sign-ins, and the sessions of
+	// the applications a console user belongs to.
+	//
+	// CreateConsoleSession stores a sign-in.
+	CreateConsoleSession(ctx context.Context, cs ConsoleSession) error
+	// FindConsoleSession returns the sign-in whose token hash is tokenHash,
+	// expired or not, or ENOTFOUND.
+	FindConsoleSession(ctx context.Context, tokenHash string) (ConsoleSession, error)
+	// DeleteConsoleSession ends a sign-in; a missing one is no error.
+	DeleteConsoleSession(ctx context.Context, tokenHash string) error
+	// DeleteExpiredConsoleSessions removes sign-ins that expired before now.
+	DeleteExpiredConsoleSessions(ctx context.Context, now time.Time) (int, error)
+	// ListMemberships returns the applications the user belongs to, by name.
+	ListMemberships(ctx context.Context, userID string) ([]kycreview.Application, error)
+	// ConsoleQueue returns one page of the visible sessions, of either kind,
+	// of the applications the user belongs to that have status st, newest
+	// first, and how many there are.
+	ConsoleQueue(ctx context.Context, userID string, st kycreview.Status, limit, offset int) ([]kycreview.Session, int, error)
+	// ConsoleStatusCounts counts those sessions per status.
+	ConsoleStatusCounts(ctx context.Context, userID string) (map[kycreview.Status]int, error)
 }
 
 // FeedPage is a page of a session's feed as Tx.FeedPage reads it: the
