@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 
@@ -41,6 +43,14 @@ func seedDemo(ctx context.Context, svc *service.Service, baseURL string, w io.Wr
 	if err != nil {
 		return err
 	}
+	// A fresh console password for the demo reviewer on every start, for
+	// the same reason as the key: a secret is shown once.
+	var pw [12]byte
+	_, _ = rand.Read(pw[:]) // crypto/rand.Read never fails (Go 1.24+)
+	password := base64.RawURLEncoding.EncodeToString(pw[:])
+	if err := svc.SetPassword(ctx, demoReviewer, password); err != nil {
+		return err
+	}
 	// A session in review if there is one; after the walk-through has
 	// approved it, the newest KYC session, which the commands work on too.
 	var sess kycreview.Session
@@ -76,9 +86,15 @@ Approve it with a comment that mentions a console user:
 List the application's sessions:
   curl -s '%[3]s/v3/sessions/' -H 'x-api-key: %[1]s'
 
-`, token, id, baseURL, sess.Status)
+Sign in to the reviewers' console:
+  %[3]s/console/   as %[5]s, password %[6]s
+
+`, token, id, baseURL, sess.Status, demoReviewer, password)
 	return nil
 }
+
+// demoReviewer is the demo console user whose password --demo prints.
+const demoReviewer = "ana.reviewer@example.com"
 
 // createDemo seeds the demo application and returns its client key.
 func createDemo(ctx context.Context, svc *service.Service) (string, error) {
@@ -88,7 +104,7 @@ func createDemo(ctx context.Context, svc *service.Service) (string, error) {
 	}
 	appID := app.Application.ID
 	for _, u := range []struct{ email, name string }{
-		{"ana.reviewer@example.com", "Ana Reviewer"},
+		{demoReviewer, "Ana Reviewer"},
 		{"compliance.lead@example.com", "Compliance Lead"},
 	} {
 		if _, err := svc.CreateConsoleUser(ctx, appID, u.email, u.name); err != nil {
