@@ -14,18 +14,8 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	fields, err := decodeObject(r.Header.Get("Content-Type"), body)
+	in, err := decodeSession(r.Header.Get("Content-Type"), body)
 	if err != nil {
-		return err
-	}
-	f := newForm(fields)
-	in := service.SessionInput{
-		WorkflowID: f.uuid("workflow_id", true),
-		VendorData: f.char("vendor_data", charOpts{allowNull: true, allowBlank: true, maxLength: 1000}),
-		Callback:   f.char("callback", charOpts{allowNull: true, allowBlank: true, maxLength: 2048}),
-		Metadata:   f.json("metadata"),
-	}
-	if err := f.err(); err != nil {
 		return err
 	}
 	sess, err := s.svc.CreateSession(r.Context(), apiKey(r.Context()), in)
@@ -34,6 +24,23 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.writeJSON(w, http.StatusCreated, kycreview.SessionView(sess))
 	return nil
+}
+
+// decodeSession validates a session POST body: {workflow_id, vendor_data,
+// callback, metadata}.
+func decodeSession(contentType string, body []byte) (service.SessionInput, error) {
+	fields, err := decodeObject(contentType, body)
+	if err != nil {
+		return service.SessionInput{}, err
+	}
+	f := newForm(fields)
+	in := service.SessionInput{
+		WorkflowID: f.uuid("workflow_id", true),
+		VendorData: f.char("vendor_data", charOpts{allowNull: true, allowBlank: true, maxLength: 1000}),
+		Callback:   f.char("callback", charOpts{allowNull: true, allowBlank: true, maxLength: 2048}),
+		Metadata:   f.json("metadata"),
+	}
+	return in, f.err()
 }
 
 // getDecision serves GET /v3/session/{session_id}/decision/.
