@@ -90,7 +90,21 @@ func seedPostgres(ctx context.Context, db *pgDatabase, sessions, rows int) (data
 	if err != nil {
 		return dataset{}, err
 	}
-	for _, stmt := range postgresSeedSQL(spec) {
+	indexes, err := postgresFeedIndexes(ctx, db.url)
+	if err != nil {
+		return dataset{}, err
+	}
+	stmts := postgresSeedSQL(spec)
+	// The indexes go before the feed rows (stmts[3]) and come back after
+	// them, before VACUUM (seed_indexes.go), each built with enough memory
+	// to sort in one pass: the SET and the CREATE go as one Exec, so on the
+	// same pooled connection.
+	creates := createIndexes(indexes)
+	for i, c := range creates {
+		creates[i] = `SET maintenance_work_mem = '1GB'; ` + c
+	}
+	stmts = slices.Concat(stmts[:3], dropIndexes(indexes), stmts[3:4], creates, stmts[4:])
+	for _, stmt := range stmts {
 		if err := store.ExecRaw(ctx, stmt); err != nil {
 			return dataset{}, fmt.Errorf("seed postgres: %w\n%s", err, truncate(stmt, 300))
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/kycreview/kycreview/internal/sqlite"
@@ -24,7 +25,16 @@ func seedSQLite(ctx context.Context, dir string, sessions, rows, chunkRows int) 
 		db.Close()
 		return dataset{}, err
 	}
-	for _, stmt := range sqliteSeedSQL(spec, chunkRows) {
+	indexes, err := sqliteFeedIndexes(ctx, path)
+	if err != nil {
+		db.Close()
+		return dataset{}, err
+	}
+	stmts := sqliteSeedSQL(spec, chunkRows)
+	// The indexes go after the session rows (stmts[:3]) and come back after
+	// the feed rows (seed_indexes.go).
+	stmts = slices.Concat(stmts[:3], dropIndexes(indexes), stmts[3:], createIndexes(indexes))
+	for _, stmt := range stmts {
 		if err := db.ExecRaw(ctx, stmt); err != nil {
 			db.Close()
 			return dataset{}, fmt.Errorf("seed sqlite: %w\n%s", err, truncate(stmt, 300))
@@ -72,9 +82,10 @@ func sqliteSeedSQL(spec seedSpec, chunkRows int) []string {
 		timeText:      func(s string) string { return `strftime('%Y-%m-%dT%H:%M:%SZ', ` + s + ` / 1000000, 'unixepoch')` },
 	})
 	stmts := []string{
-		// A large page cache for this connection only (the seeding one), so
-		// that index inserts in random key order do not thrash.
-		`PRAGMA cache_size = -262144`,
+		// A large page cache (2 GiB) for this connection only (the seeding
+		// one), so that the unique indexes' inserts in random key order do
+		// not thrash, and CREATE INDEX sorts in memory.
+		`PRAGMA cache_size = -2097152`,
 		fmt.Sprintf(`UPDATE applications SET next_session_number = %d WHERE id = '%s'`, spec.Sessions+1, spec.AppID),
 		fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < %[1]d)
 			INSERT INTO sessions (pk, id, application_id, session_number, workflow_id, kind, status, vendor_data,

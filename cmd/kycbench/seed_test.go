@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -44,6 +45,25 @@ func TestSeedSQLite(t *testing.T) {
 	}
 	defer db.Close()
 	checkSeeded(t, db, ds)
+	// The feed's indexes were dropped for the bulk insert: they must be
+	// back, as the migrations define them.
+	got, err := sqliteFeedIndexes(ctx, dir+"/kycbench.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := t.TempDir() + "/fresh.db"
+	fdb, err := sqlite.Open(ctx, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fdb.Close()
+	want, err := sqliteFeedIndexes(ctx, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Errorf("feed indexes after seeding = %v, want the migrations' %v", got, want)
+	}
 }
 
 func TestSeedPostgres(t *testing.T) {
@@ -59,6 +79,13 @@ func TestSeedPostgres(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	checkSeeded(t, db, ds)
+	got, err := postgresFeedIndexes(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || got[0].name != "activities_session_created" {
+		t.Errorf("feed indexes after seeding = %v, want activities_session_created back", got)
+	}
 }
 
 // checkSeeded reads every seeded session through the service: its feed must
