@@ -50,6 +50,9 @@ type DB struct {
 	committed        chan struct{}
 	resetWAL         chan struct{}
 	checkpointerDone chan struct{}
+	// readSlots admits readers to the reader pool first come, first served
+	// (admitRead): one slot per connection.
+	readSlots chan struct{}
 }
 
 var _ service.Store = (*DB)(nil)
@@ -115,7 +118,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	reader.SetConnMaxIdleTime(0)
 	reader.SetConnMaxLifetime(0)
 
-	db := &DB{path: path, writer: writer, reader: reader}
+	db := &DB{path: path, writer: writer, reader: reader, readSlots: make(chan struct{}, n)}
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -177,14 +180,44 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // ReadTx runs fn in a read transaction: one WAL snapshot throughout.
 func (db *DB) ReadTx(ctx context.Context, fn func(service.Tx) error) error {
+	if err := db.admitRead(ctx); err != nil {
+		return err
+	}
+	defer db.doneRead()
 	return runTx(ctx, db.reader, db.readerStmts, fn)
 }
 
 // Read runs fn's statements on the reader pool, each in its own implicit
 // transaction.
 func (db *DB) Read(ctx context.Context, fn func(service.Tx) error) error {
+	if err := db.admitRead(ctx); err != nil {
+		return err
+	}
+	defer db.doneRead()
 	return fn(&tx{q: db.reader, stmts: db.readerStmts})
 }
+
+// admitRead waits for one of the reader pool's connections to be free, in
+// the order readers arrived. Without it, readers beyond the pool's size wait
+// inside database/sql, which hands a freed connection to a waiter chosen at
+// random: under 64 concurrent feed requests on 4 connections some waited
+// many turns, and p99 was 5× the ceiling's. A channel's waiters are served
+// first come, first served, so here each waits about the same.
+func (db *DB) admitRead(ctx context.Context) error {
+	select {
+	case db.readSlots <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case db.readSlots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (db *DB) doneRead() { <-db.readSlots }
 
 func runTx(ctx context.Context, pool *sql.DB, stmts statements, fn func(service.Tx) error) (err error) {
 	sqlTx, err := pool.BeginTx(ctx, nil)
