@@ -12,7 +12,8 @@ import (
 	"github.com/kycreview/kycreview/internal/sqlite"
 )
 
-var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+// Ids are version 7 UUIDs (service.newID).
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 func TestAdminCommands(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "admin.db")

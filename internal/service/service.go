@@ -46,4 +46,13 @@ func New(store Store, now func() time.Time, opts ...Option) *Service {
 // Ping reports whether the database can be reached.
 func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
 
-func newID() string { return uuid.NewString() }
+// newID returns a new row's public id: a version 7 UUID, whose first 48
+// bits are the time in milliseconds and the other 74 random. Ids made in
+// time order go in at the end of the unique indexes on them, so a review's
+// activity and event ids touch the same few index pages as the reviews
+// committed with it; random version 4 ids each dirtied a page of their own
+// at a random place, an extra page written to the WAL per row and index.
+// The time an id carries is the row's created_at, which the API shows
+// anyway; ids are names, not secrets: every access is checked against the
+// caller's application.
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
