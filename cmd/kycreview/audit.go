@@ -70,12 +70,14 @@ func configureAudit(cfg config, svc *service.Service) error {
 }
 
 // startCheckpointer runs the checkpoint worker when a key is configured and
-// the interval is not 0; the returned function stops it and waits.
+// the interval is not 0, until ctx (serve's context of the workers) ends;
+// the returned function stops it and waits. It is nil when the worker does
+// not run.
 func startCheckpointer(ctx context.Context, cfg config, svc *service.Service, log *slog.Logger) (stop func()) {
 	if svc.AuditKey() == nil || cfg.AuditCheckpointInterval == 0 {
-		return func() {}
+		return nil
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	c := &audit.Checkpointer{Svc: svc, Interval: cfg.AuditCheckpointInterval, Log: log}
 	go func() { defer close(done); _ = c.Run(ctx) }()

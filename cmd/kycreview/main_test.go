@@ -59,6 +59,26 @@ type process struct {
 	cmd  *exec.Cmd
 	addr string
 	done chan error
+	log  *serverLog // what it wrote on stderr: complete once done has a value
+}
+
+// serverLog collects a server's stderr, one line at a time.
+type serverLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *serverLog) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, line)
+}
+
+// Lines returns the lines so far.
+func (l *serverLog) Lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
 }
 
 // startServer runs `kycreview serve` on a free port over the database and
@@ -76,11 +96,13 @@ func startServer(t *testing.T, db string, extra ...string) *process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, done: make(chan error, 1)}
+	p := &process{cmd: cmd, done: make(chan error, 1), log: &serverLog{}}
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
+			p.log.add(sc.Text())
 			var line struct{ Msg, Addr string }
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
 				ready <- line.Addr

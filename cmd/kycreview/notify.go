@@ -25,12 +25,13 @@ func smtpFlags(fs *flag.FlagSet, cfg *config) {
 const backlogEvery = time.Minute
 
 // startNotifier starts delivering notification emails, with links to the
-// console under publicURL, and returns the function that stops it (after
-// the HTTP server has drained, before the database closes). Without an SMTP
-// host nothing is sent: notifications wait, and their backlog is logged
-// every minute as a warning.
+// console under publicURL, and returns the function that stops it and waits
+// (serve calls it after the HTTP server has drained, before the database
+// closes). It runs until ctx, serve's context of the workers, ends or stop
+// is called. Without an SMTP host nothing is sent: notifications wait, and
+// their backlog is logged every minute as a warning.
 func startNotifier(ctx context.Context, cfg config, svc *service.Service, publicURL string, log *slog.Logger) (stop func(), err error) {
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	if cfg.SMTPHost == "" {
 		log.Warn("notification emails are off: SMTP is not configured (KYCREVIEW_SMTP_HOST); notifications wait, none is dropped")

@@ -63,8 +63,15 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	// Closed last: after the HTTP server has drained.
-	defer store.Close()
+	// Closed last: after the HTTP server has drained and the workers have
+	// stopped.
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("database close", "err", err)
+			return
+		}
+		log.Info("database closed")
+	}()
 	guard, err := webhook.NewGuard(splitList(cfg.WebhookAllow), net.DefaultResolver)
 	if err != nil {
 		return &usageError{fmt.Sprintf("--webhook-allow: %v", err)}
@@ -125,10 +132,13 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		}
 		defer stopPprof()
 	}
-	// The dispatcher stops after the HTTP server has drained (a last
-	// request may queue events) and before the database closes.
-	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
-	dispatched := make(chan struct{})
+	// The background workers run under workCtx, not ctx: they stop after
+	// the HTTP server has drained (a last request may queue events and
+	// emails) and before the database closes. The first worker's deferred
+	// stop ends workCtx for all of them, so they wind down together, each
+	// within its own grace, and each stop then waits for its worker.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var waitDispatch func() // nil: no dispatcher here
 	if cfg.WebhookDispatch {
 		delays, _ := webhook.ParseDelays(cfg.WebhookRetries) // validated
 		d := &webhook.Dispatcher{
@@ -136,21 +146,18 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 			Schedule:     webhook.Schedule{Delays: delays, Jitter: webhook.DefaultJitter},
 			DisableAfter: cfg.WebhookDisableAfter, Workers: cfg.WebhookWorkers, Log: log,
 		}
-		go func() { defer close(dispatched); _ = d.Run(dispatchCtx) }()
-	} else {
-		close(dispatched)
+		dispatched := make(chan struct{})
+		go func() { defer close(dispatched); _ = d.Run(workCtx) }()
+		waitDispatch = func() { <-dispatched }
 	}
-	defer func() { stopDispatch(); <-dispatched }()
-	// The notifier too stops after the HTTP server has drained and before
-	// the database closes.
-	stopNotify, err := startNotifier(ctx, cfg, svc, baseURL, log)
+	defer stopWorker(log, "webhook dispatcher", stopWork, waitDispatch)
+	stopNotify, err := startNotifier(workCtx, cfg, svc, baseURL, log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	defer stopNotify()
-	// The checkpointer too stops before the database closes.
-	defer startCheckpointer(ctx, cfg, svc, log)()
+	defer stopWorker(log, "notifier", stopWork, stopNotify)
+	defer stopWorker(log, "audit checkpointer", stopWork, startCheckpointer(workCtx, cfg, svc, log))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -161,17 +168,37 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	// Shutdown closes the listener at once (new connections are refused)
+	// and waits for the requests in flight; the deferred stops then run:
+	// the workers, then the database.
+	log.Info("shutting down: draining HTTP requests", "grace", shutdownGrace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
+		// Past the grace, the connections still open are closed. A
+		// handler still running finds the database closed once the
+		// workers have stopped: what it had not committed rolls back, as
+		// after a crash, and its client got no answer.
+		srv.Close()
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	log.Info("stopped")
+	log.Info("http server stopped")
 	return nil
+}
+
+// stopWorker stops a background worker on shutdown: it ends every worker's
+// context (stopAll; the first call does it), waits for this one (wait; nil
+// when it does not run) and logs it, so the log shows each worker stopped
+// before the database closes.
+func stopWorker(log *slog.Logger, name string, stopAll context.CancelFunc, wait func()) {
+	stopAll()
+	if wait != nil {
+		wait()
+		log.Info("worker stopped", "worker", name)
+	}
 }
 
 // newLogger logs as text to a terminal and as JSON otherwise.
