@@ -111,7 +111,11 @@ func benchBackend(ctx context.Context, cfg config, backend, bin, tmp string, log
 	var err error
 	switch backend {
 	case backendSQLite:
-		ds, err = seedSQLite(ctx, tmp, cfg.Sessions, cfg.Rows, seedChunkRows)
+		if cfg.SQLiteDir != "" {
+			ds, err = keptSQLite(ctx, cfg.SQLiteDir, cfg.Sessions, cfg.Rows, logf)
+		} else {
+			ds, err = seedSQLite(ctx, tmp, cfg.Sessions, cfg.Rows, seedChunkRows)
+		}
 	case backendPostgres:
 		var db *pgDatabase
 		if db, err = createPgDatabase(ctx, cfg.PostgresURL); err != nil {

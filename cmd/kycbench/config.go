@@ -35,6 +35,9 @@ Flags:
                               seeding and starting one
   --pid PID                   with --target: the server's process, for CPU and RSS
   --json FILE                 also write the report as JSON
+  --sqlite-dir DIR            seed the SQLite dataset into DIR and keep it; a
+                              later run with the same --sessions and --rows
+                              reuses it (with the rows earlier POSTs added)
   --smoke                     a few seconds in all: tiny dataset, 2 conns, short
                               windows, webhooks included; PostgreSQL only when
                               reachable
@@ -96,6 +99,7 @@ type config struct {
 	Key         string        // --key: an API key of the target
 	PID         int           // --pid: the target's process id, 0 if unknown
 	JSONPath    string        // --json
+	SQLiteDir   string        // --sqlite-dir: keep (and reuse) the SQLite dataset here
 	Smoke       bool          // --smoke
 	// Webhook delivery, for the webhooks workload.
 	WebhookEvents   int           // --webhook-events: backlog of reviews for throughput
@@ -181,6 +185,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&cfg.Key, "key", "", "")
 	fs.IntVar(&cfg.PID, "pid", 0, "")
 	fs.StringVar(&cfg.JSONPath, "json", "", "")
+	fs.StringVar(&cfg.SQLiteDir, "sqlite-dir", "", "")
 	fs.BoolVar(&cfg.Smoke, "smoke", false, "")
 	fs.IntVar(&cfg.WebhookEvents, "webhook-events", cfg.WebhookEvents, "")
 	fs.Float64Var(&cfg.WebhookRate, "webhook-rate", cfg.WebhookRate, "")
