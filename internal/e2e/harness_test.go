@@ -69,7 +69,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	}
-	e.srv = httptest.NewServer(httpapi.New(e.svc, e.cfg, logger))
+	e.srv = httptest.NewServer(e.checkContract(httpapi.New(e.svc, e.cfg, logger)))
 	e.url = e.srv.URL
 	t.Cleanup(func() {
 		e.srv.Close()

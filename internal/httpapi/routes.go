@@ -18,15 +18,25 @@ type resource struct {
 	methods map[string]handlerFunc
 }
 
-// routes is the route table. Each path is served with and without its
-// trailing slash and never redirected, since a redirect loses a POST body.
+// routes is the router. Each path of the route table is served with and
+// without its trailing slash and never redirected, since a redirect loses a
+// POST body.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	add := func(path string, res resource) {
+	s.routeTable(func(path string, res resource) {
 		h := s.resourceHandler(res)
 		mux.Handle(path+"/{$}", h)
 		mux.Handle(path, h)
-	}
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeJSON(w, http.StatusNotFound, detail("Not found."))
+	})
+	return mux
+}
+
+// routeTable calls add with each path the API serves and its resource. Every
+// path must be described in openapi.json (openapi_test.go checks it).
+func (s *Server) routeTable(add func(path string, res resource)) {
 	add("/v3/sessions/{session_id}/reviews", resource{name: "Review List", auth: true, methods: map[string]handlerFunc{
 		http.MethodGet: s.getFeed, http.MethodPost: s.postReview,
 	}})
@@ -66,10 +76,9 @@ func (s *Server) routes() http.Handler {
 	add("/system/status", resource{name: "Status", methods: map[string]handlerFunc{
 		http.MethodGet: s.getStatus,
 	}})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeJSON(w, http.StatusNotFound, detail("Not found."))
-	})
-	return mux
+	add("/openapi.json", resource{name: "OpenAPI Document", methods: map[string]handlerFunc{
+		http.MethodGet: s.getOpenAPI,
+	}})
 }
 
 // resourceHandler authenticates (before anything else, as DRF does), then
