@@ -49,6 +49,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	fs.IntVar(&cfg.WebhookWorkers, "webhook-workers", cfg.WebhookWorkers, "delivery attempts in flight at once")
 	smtpFlags(fs, &cfg)
 	consoleFlags(fs, &cfg)
+	idempotencyFlags(fs, &cfg)
 	auditFlags(fs, &cfg, true)
 	demo := fs.Bool("demo", false, "seed a demo application and print curl commands")
 	if err := parseFlags(fs, args); err != nil {
@@ -70,7 +71,8 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		return &usageError{fmt.Sprintf("--webhook-allow: %v", err)}
 	}
 	svc := service.New(store, time.Now, service.WithKeyCache(cfg.KeyCacheTTL),
-		service.WithWebhooks(service.WebhookConfig{AllowHTTP: cfg.WebhookAllowHTTP, CheckURL: guard.CheckURL}))
+		service.WithWebhooks(service.WebhookConfig{AllowHTTP: cfg.WebhookAllowHTTP, CheckURL: guard.CheckURL}),
+		service.WithIdempotencyTTL(cfg.IdempotencyTTL))
 	if err := configureAudit(cfg, svc); err != nil {
 		return err
 	}
@@ -151,6 +153,8 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	defer stopNotify()
 	// The checkpointer too stops before the database closes.
 	defer startCheckpointer(ctx, cfg, svc, log)()
+	// And so does the purge of expired idempotency keys.
+	defer startIdempotencyPurger(ctx, svc, log)()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
