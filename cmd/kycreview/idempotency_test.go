@@ -56,7 +56,7 @@ func TestServeIdempotency(t *testing.T) {
 	now := time.Now()
 	for name, age := range map[string]time.Duration{"old": 49 * time.Hour, "kept": 25 * time.Hour} {
 		rec := service.IdempotencyRecord{APIKeyID: key.ID, Key: name, Fingerprint: "POST /v3/session sha256:00",
-			Response: service.Response{Status: 201, Header: map[string]string{"Content-Type": "application/json"}, Body: []byte(`{}`)},
+			Response:  service.Response{Status: 201, Header: map[string]string{"Content-Type": "application/json"}, Body: []byte(`{}`)},
 			CreatedAt: now.Add(-age)}
 		if err := store.WriteTx(ctx, func(tx service.Tx) error {
 			_, err := tx.InsertIdempotencyRecord(ctx, rec, now.Add(-100*time.Hour))

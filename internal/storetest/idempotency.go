@@ -29,7 +29,7 @@ func (f fixture) newAPIKey(t *testing.T, s service.Store) kycreview.APIKey {
 
 func idempotencyRecord(apiKeyID, key string, at time.Time, body string) service.IdempotencyRecord {
 	return service.IdempotencyRecord{APIKeyID: apiKeyID, Key: key, Fingerprint: "POST /v3/session sha256:" + key,
-		Response: service.Response{Status: 201, Header: map[string]string{"Content-Type": "application/json"}, Body: []byte(body)},
+		Response:  service.Response{Status: 201, Header: map[string]string{"Content-Type": "application/json"}, Body: []byte(body)},
 		CreatedAt: at}
 }
 
