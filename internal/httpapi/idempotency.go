@@ -42,8 +42,9 @@ const MaxIdempotencyKeyLength = 255
 var errIdempotencyKeyForm = kycreview.Errorf(kycreview.EBADREQUEST,
 	"Idempotency-Key must be sent once, as 1 to %d printable ASCII characters.", MaxIdempotencyKeyLength)
 
-// idempotencyCtxKey holds the request's *idempotentCall.
-const idempotencyCtxKey ctxKey = 1
+// idempotencyCtxKey holds the request's *idempotentCall. A type of its own,
+// so no other context key of the package can ever equal it.
+type idempotencyCtxKey struct{}
 
 // idempotentCall is a request with an Idempotency-Key, as idempotent hands
 // it to the handler, and whether the handler honoured it.
@@ -72,7 +73,7 @@ func (s *Server) idempotent(h handlerFunc) handlerFunc {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body)) // the handler reads it again
 		call := &idempotentCall{req: service.IdempotentRequest{Key: values[0], Fingerprint: fingerprint(r, body)}}
-		err = h(w, r.WithContext(context.WithValue(r.Context(), idempotencyCtxKey, call)))
+		err = h(w, r.WithContext(context.WithValue(r.Context(), idempotencyCtxKey{}, call)))
 		if err == nil && !call.used {
 			// A handler that writes without answer: the key was ignored.
 			s.log.ErrorContext(r.Context(), "a handler ignored an Idempotency-Key", "method", r.Method, "path", r.URL.Path)
@@ -114,7 +115,7 @@ func fingerprint(r *http.Request, body []byte) string {
 // stored, or what was stored by the first request with the key.
 func answer[T any](s *Server, w http.ResponseWriter, r *http.Request, status int, view func(T) any, write func(ctx context.Context) (T, error)) error {
 	ctx := r.Context()
-	call, _ := ctx.Value(idempotencyCtxKey).(*idempotentCall)
+	call, _ := ctx.Value(idempotencyCtxKey{}).(*idempotentCall)
 	if call == nil {
 		v, err := write(ctx)
 		if err != nil {
