@@ -18,6 +18,9 @@ const (
 	EUNSUPPORTED = "unsupported" // an unsupported media type
 	EBADREQUEST  = "bad_request" // a malformed request (e.g. unparseable JSON)
 	ENOTALLOWED  = "not_allowed" // a method the route does not serve
+	// EUNPROCESSABLE is a well-formed request that cannot be carried out as
+	// sent, e.g. an Idempotency-Key reused for a different request.
+	EUNPROCESSABLE = "unprocessable"
 )
 
 // Error is the one error type of kycreview. Code is one of the E* constants;

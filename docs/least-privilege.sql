@@ -29,3 +29,6 @@ GRANT SELECT, INSERT ON webhook_attempts TO kycreview_app;
 GRANT SELECT, INSERT ON audit_checkpoints TO kycreview_app;
 -- Console sign-ins are created at sign-in and deleted at sign-out or expiry.
 GRANT SELECT, INSERT, DELETE ON console_sessions TO kycreview_app;
+-- Idempotency keys are recorded with their writes, replaced once expired
+-- (an UPDATE) and purged (a DELETE).
+GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO kycreview_app;

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kycreview/kycreview/internal/audit"
 	"github.com/kycreview/kycreview/internal/notify"
+	"github.com/kycreview/kycreview/internal/service"
 	"github.com/kycreview/kycreview/internal/webhook"
 )
 
@@ -56,6 +57,9 @@ type config struct {
 	// The reviewers' console (config_console.go).
 	ConsoleSecureCookies string        // KYCREVIEW_CONSOLE_SECURE_COOKIES, --console-secure-cookies: auto, always or never
 	ConsoleSessionTTL    time.Duration // KYCREVIEW_CONSOLE_SESSION_TTL, --console-session-ttl: how long a sign-in lasts
+
+	// Idempotency keys (idempotency.go).
+	IdempotencyTTL time.Duration // KYCREVIEW_IDEMPOTENCY_TTL, --idempotency-ttl: how long a key is kept (at least 24h)
 }
 
 // defaultDB is the SQLite file serve and the admin commands share when
@@ -87,6 +91,8 @@ func defaultConfig() config {
 
 		ConsoleSecureCookies: "auto",
 		ConsoleSessionTTL:    12 * time.Hour,
+
+		IdempotencyTTL: service.DefaultIdempotencyTTL,
 	}
 }
 
@@ -166,6 +172,9 @@ func (c *config) fromEnv(getenv func(string) string) error {
 	if err := c.consoleFromEnv(getenv); err != nil {
 		return err
 	}
+	if err := c.idempotencyFromEnv(getenv); err != nil {
+		return err
+	}
 	if err := c.smtpFromEnv(getenv); err != nil {
 		return err
 	}
@@ -212,6 +221,9 @@ func (c *config) validate() error {
 		return &usageError{fmt.Sprintf("webhook retries %q: %v", c.WebhookRetries, err)}
 	}
 	if err := c.validateConsole(); err != nil {
+		return err
+	}
+	if err := c.validateIdempotency(); err != nil {
 		return err
 	}
 	if err := c.validateSMTP(); err != nil {

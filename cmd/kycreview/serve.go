@@ -49,6 +49,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	fs.IntVar(&cfg.WebhookWorkers, "webhook-workers", cfg.WebhookWorkers, "delivery attempts in flight at once")
 	smtpFlags(fs, &cfg)
 	consoleFlags(fs, &cfg)
+	idempotencyFlags(fs, &cfg)
 	auditFlags(fs, &cfg, true)
 	demo := fs.Bool("demo", false, "seed a demo application and print curl commands")
 	if err := parseFlags(fs, args); err != nil {
@@ -77,7 +78,8 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		return &usageError{fmt.Sprintf("--webhook-allow: %v", err)}
 	}
 	svc := service.New(store, time.Now, service.WithKeyCache(cfg.KeyCacheTTL),
-		service.WithWebhooks(service.WebhookConfig{AllowHTTP: cfg.WebhookAllowHTTP, CheckURL: guard.CheckURL}))
+		service.WithWebhooks(service.WebhookConfig{AllowHTTP: cfg.WebhookAllowHTTP, CheckURL: guard.CheckURL}),
+		service.WithIdempotencyTTL(cfg.IdempotencyTTL))
 	if err := configureAudit(cfg, svc); err != nil {
 		return err
 	}
@@ -158,6 +160,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	}
 	defer stopWorker(log, "notifier", stopWork, stopNotify)
 	defer stopWorker(log, "audit checkpointer", stopWork, startCheckpointer(workCtx, cfg, svc, log))
+	defer stopWorker(log, "idempotency purger", stopWork, startIdempotencyPurger(workCtx, svc, log))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -40,6 +40,7 @@ type env struct {
 	cfg     httpapi.Config
 	svcOpts []service.Option
 	rawConn *sql.DB
+	now     func() time.Time // the service's clock; time.Now unless set
 }
 
 type envOption func(*env)
@@ -64,7 +65,10 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	db := e.openStore(ctx)
 	e.store = db
-	e.svc = service.New(db, time.Now, e.svcOpts...)
+	if e.now == nil {
+		e.now = time.Now
+	}
+	e.svc = service.New(db, e.now, e.svcOpts...)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))

@@ -15,6 +15,15 @@ func detail(msg string) map[string]string { return map[string]string{"detail": m
 // writeJSON writes v as compact UTF-8 JSON. HTML characters are not escaped,
 // as DRF's renderer does not escape them.
 func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	status, body := s.encodeJSON(status, v)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// encodeJSON renders v as writeJSON sends it, with the status to send it
+// with (a 500 if v cannot be encoded).
+func (s *Server) encodeJSON(status int, v any) (int, []byte) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -24,10 +33,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 		buf.Reset()
 		buf.WriteString(`{"detail":"Internal error."}`)
 	}
-	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	return status, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // errorStatus maps each error code to its HTTP status: the one table.
@@ -42,6 +48,9 @@ var errorStatus = map[string]int{
 	kycreview.EUNSUPPORTED: http.StatusUnsupportedMediaType,
 	kycreview.EUNAVAILABLE: http.StatusServiceUnavailable,
 	kycreview.EINTERNAL:    http.StatusInternalServerError,
+
+	// An Idempotency-Key reused for another request (idempotency.go).
+	kycreview.EUNPROCESSABLE: http.StatusUnprocessableEntity,
 }
 
 // writeError renders err in DRF's shape. Internal errors are logged here,

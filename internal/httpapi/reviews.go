@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/kycreview/kycreview"
@@ -16,18 +17,20 @@ type reviewResponse struct {
 
 // postReview serves POST /v3/sessions/{session_id}/reviews/.
 func (s *Server) postReview(w http.ResponseWriter, r *http.Request) error {
-	change, bodyErr := s.readChange(w, r, kycreview.ReviewStatuses())
-	row, err := s.svc.Review(r.Context(), apiKey(r.Context()), r.PathValue("session_id"), change, bodyErr)
-	if err != nil {
-		return err
-	}
-	s.writeJSON(w, http.StatusCreated, reviewResponse{
+	return answer(s, w, r, http.StatusCreated, reviewView, func(ctx context.Context) (kycreview.Activity, error) {
+		change, bodyErr := s.readChange(w, r, kycreview.ReviewStatuses())
+		return s.svc.Review(ctx, apiKey(ctx), r.PathValue("session_id"), change, bodyErr)
+	})
+}
+
+// reviewView is the review POST's answer for the row it wrote.
+func reviewView(row kycreview.Activity) any {
+	return reviewResponse{
 		User:      kycreview.ReviewUser(row.Actor),
 		NewStatus: *row.NewStatus,
 		Comment:   row.Comment,
 		CreatedAt: kycreview.FormatMilli(row.CreatedAt),
-	})
-	return nil
+	}
 }
 
 // readChange reads and validates a {new_status, comment} body before any

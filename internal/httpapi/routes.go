@@ -86,8 +86,14 @@ func (s *Server) routeTable(add func(path string, res resource)) {
 // resource, and any other method gets DRF's 405 with an Allow header.
 func (s *Server) resourceHandler(res resource) http.Handler {
 	allowed := make([]string, 0, len(res.methods)+2)
-	for m := range res.methods {
+	methods := make(map[string]handlerFunc, len(res.methods))
+	for m, h := range res.methods {
 		allowed = append(allowed, m)
+		// Every POST and PATCH takes an Idempotency-Key (idempotency.go).
+		if m == http.MethodPost || m == http.MethodPatch {
+			h = s.idempotent(h)
+		}
+		methods[m] = h
 	}
 	sort.Strings(allowed)
 	if _, ok := res.methods[http.MethodGet]; ok {
@@ -114,7 +120,7 @@ func (s *Server) resourceHandler(res resource) http.Handler {
 		if method == http.MethodHead {
 			method = http.MethodGet
 		}
-		h, ok := res.methods[method]
+		h, ok := methods[method]
 		switch {
 		case ok:
 			if err := h(w, r); err != nil {

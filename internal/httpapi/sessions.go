@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -10,21 +11,20 @@ import (
 
 // postSession serves POST /v3/session/.
 func (s *Server) postSession(w http.ResponseWriter, r *http.Request) error {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	in, err := decodeSession(r.Header.Get("Content-Type"), body)
-	if err != nil {
-		return err
-	}
-	sess, err := s.svc.CreateSession(r.Context(), apiKey(r.Context()), in)
-	if err != nil {
-		return err
-	}
-	s.writeJSON(w, http.StatusCreated, kycreview.SessionView(sess))
-	return nil
+	return answer(s, w, r, http.StatusCreated, sessionView, func(ctx context.Context) (kycreview.Session, error) {
+		body, err := s.readBody(w, r)
+		if err != nil {
+			return kycreview.Session{}, err
+		}
+		in, err := decodeSession(r.Header.Get("Content-Type"), body)
+		if err != nil {
+			return kycreview.Session{}, err
+		}
+		return s.svc.CreateSession(ctx, apiKey(ctx), in)
+	})
 }
+
+func sessionView(sess kycreview.Session) any { return kycreview.SessionView(sess) }
 
 // decodeSession validates a session POST body: {workflow_id, vendor_data,
 // callback, metadata}.
@@ -117,17 +117,20 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
 // patchStatus serves PATCH /v3/session/{session_id}/update-status/. The body
 // is read first but its errors are reported after the session's current
 // status is checked, as Didit documents.
+//
+// The answer names the session; the service hands answer the id it
+// changed, which is the path's id in lower case.
 func (s *Server) patchStatus(w http.ResponseWriter, r *http.Request) error {
-	key := apiKey(r.Context())
-	choices := kycreview.ManualDecisionStatuses()
-	if key.Role == kycreview.RoleSystem {
-		choices = kycreview.Statuses()
-	}
-	change, bodyErr := s.readChange(w, r, choices)
-	id := r.PathValue("session_id")
-	if err := s.svc.UpdateStatus(r.Context(), key, id, change, bodyErr); err != nil {
-		return err
-	}
-	s.writeJSON(w, http.StatusOK, map[string]string{"session_id": strings.ToLower(id)})
-	return nil
+	return answer(s, w, r, http.StatusOK, updatedView, func(ctx context.Context) (string, error) {
+		key := apiKey(ctx)
+		choices := kycreview.ManualDecisionStatuses()
+		if key.Role == kycreview.RoleSystem {
+			choices = kycreview.Statuses()
+		}
+		change, bodyErr := s.readChange(w, r, choices)
+		id := r.PathValue("session_id")
+		return strings.ToLower(id), s.svc.UpdateStatus(ctx, key, id, change, bodyErr)
+	})
 }
+
+func updatedView(id string) any { return map[string]string{"session_id": id} }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -70,21 +71,22 @@ func wantsPage(params []queryParam) bool {
 // postDestination serves POST /v3/webhook/destinations/: 201 with the
 // destination and its secret_shared_key.
 func (s *Server) postDestination(w http.ResponseWriter, r *http.Request) error {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	in, err := decodeDestination(r.Header.Get("Content-Type"), body, true)
-	if err != nil {
-		return err
-	}
-	d, err := s.svc.CreateDestination(r.Context(), apiKey(r.Context()), in)
-	if err != nil {
-		return err
-	}
-	s.writeJSON(w, http.StatusCreated, kycreview.NewDestinationView(d, true))
-	return nil
+	return answer(s, w, r, http.StatusCreated, destinationView, func(ctx context.Context) (kycreview.Destination, error) {
+		body, err := s.readBody(w, r)
+		if err != nil {
+			return kycreview.Destination{}, err
+		}
+		in, err := decodeDestination(r.Header.Get("Content-Type"), body, true)
+		if err != nil {
+			return kycreview.Destination{}, err
+		}
+		return s.svc.CreateDestination(ctx, apiKey(ctx), in)
+	})
 }
+
+// destinationView is a destination's detail, secret included, as its
+// create and update answer it.
+func destinationView(d kycreview.Destination) any { return kycreview.NewDestinationView(d, true) }
 
 // getDestination serves GET /v3/webhook/destinations/{destination_uuid}/.
 func (s *Server) getDestination(w http.ResponseWriter, r *http.Request) error {
@@ -102,26 +104,22 @@ func (s *Server) getDestination(w http.ResponseWriter, r *http.Request) error {
 // not there is a 404 whatever the body holds; the body is read first all
 // the same, before any transaction.
 func (s *Server) patchDestination(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	key := apiKey(ctx)
-	id := r.PathValue("destination_uuid")
-	body, bodyErr := s.readBody(w, r)
-	if _, err := s.svc.Destination(ctx, key, id); err != nil {
-		return err
-	}
-	if bodyErr != nil {
-		return bodyErr
-	}
-	in, err := decodeDestination(r.Header.Get("Content-Type"), body, false)
-	if err != nil {
-		return err
-	}
-	d, err := s.svc.UpdateDestination(ctx, key, id, in)
-	if err != nil {
-		return err
-	}
-	s.writeJSON(w, http.StatusOK, kycreview.NewDestinationView(d, true))
-	return nil
+	return answer(s, w, r, http.StatusOK, destinationView, func(ctx context.Context) (kycreview.Destination, error) {
+		key := apiKey(ctx)
+		id := r.PathValue("destination_uuid")
+		body, bodyErr := s.readBody(w, r)
+		if _, err := s.svc.Destination(ctx, key, id); err != nil {
+			return kycreview.Destination{}, err
+		}
+		if bodyErr != nil {
+			return kycreview.Destination{}, bodyErr
+		}
+		in, err := decodeDestination(r.Header.Get("Content-Type"), body, false)
+		if err != nil {
+			return kycreview.Destination{}, err
+		}
+		return s.svc.UpdateDestination(ctx, key, id, in)
+	})
 }
 
 // deleteDestination serves DELETE /v3/webhook/destinations/{destination_uuid}/:
@@ -158,13 +156,12 @@ func (s *Server) getDeliveries(w http.ResponseWriter, r *http.Request) error {
 // the delivery is queued again, due now, and answered with 202 Accepted,
 // since it is sent later, by the dispatcher. Any request body is ignored.
 func (s *Server) postResend(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.svc.ResendDelivery(r.Context(), apiKey(r.Context()), r.PathValue("destination_uuid"), r.PathValue("delivery_uuid"))
-	if err != nil {
-		return err
-	}
-	s.writeJSON(w, http.StatusAccepted, kycreview.NewDeliveryView(d))
-	return nil
+	return answer(s, w, r, http.StatusAccepted, deliveryView, func(ctx context.Context) (kycreview.Delivery, error) {
+		return s.svc.ResendDelivery(ctx, apiKey(ctx), r.PathValue("destination_uuid"), r.PathValue("delivery_uuid"))
+	})
 }
+
+func deliveryView(d kycreview.Delivery) any { return kycreview.NewDeliveryView(d) }
 
 // decodeDestination reads a create (POST) or partial update (PATCH) body
 // into the domain's input. This layer checks only the JSON types, as DRF's

@@ -92,6 +92,7 @@ func TestLeastPrivilegeRole(t *testing.T) {
 		t.Fatalf("delete as the service role: %v", err)
 	}
 	deliverAsRole(t, app, dest)
+	idempotencyAsRole(t, app, key.ID)
 
 	for _, q := range []string{
 		"UPDATE activities SET comment = 'forged'",
@@ -157,6 +158,33 @@ func deliverAsRole(t *testing.T, app *postgres.DB, dest kycreview.Destination) {
 	})
 	if err != nil {
 		t.Fatalf("webhook delivery as the service role: %v", err)
+	}
+}
+
+// idempotencyAsRole records an idempotency key, replaces it once expired,
+// reads it and purges it, as the service role.
+func idempotencyAsRole(t *testing.T, app *postgres.DB, apiKeyID string) {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	rec := service.IdempotencyRecord{APIKeyID: apiKeyID, Key: "k", Fingerprint: "POST /v3/session sha256:00",
+		Response: service.Response{Status: 201, Header: map[string]string{"Content-Type": "application/json"}, Body: []byte("{}")}, CreatedAt: now}
+	err := app.WriteTx(ctx, func(tx service.Tx) error {
+		for _, r := range []service.IdempotencyRecord{rec, {APIKeyID: apiKeyID, Key: "k", Fingerprint: "again", CreatedAt: now.Add(time.Hour)}} {
+			if stored, err := tx.InsertIdempotencyRecord(ctx, r, now.Add(time.Minute)); err != nil || !stored {
+				return fmt.Errorf("InsertIdempotencyRecord: stored %v, %w", stored, err)
+			}
+		}
+		if _, err := tx.FindIdempotencyRecord(ctx, apiKeyID, "k"); err != nil {
+			return err
+		}
+		if n, err := tx.DeleteIdempotencyRecords(ctx, now.Add(2*time.Hour), 10); err != nil || n != 1 {
+			return fmt.Errorf("DeleteIdempotencyRecords: %d, %w", n, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("idempotency keys as the service role: %v", err)
 	}
 }
 

@@ -29,8 +29,10 @@ func (s *Service) Review(ctx context.Context, key kycreview.APIKey, sessionID st
 		if err != nil {
 			return err
 		}
-		row, err = s.apply(ctx, tx, sess, c)
-		return err
+		if row, err = s.apply(ctx, tx, sess, c); err != nil {
+			return err
+		}
+		return s.remember(ctx, tx, row)
 	})
 	return row, err
 }
@@ -61,8 +63,10 @@ func (s *Service) UpdateStatus(ctx context.Context, key kycreview.APIKey, sessio
 		if *c.NewStatus == sess.Status {
 			return &kycreview.Error{Code: kycreview.EINVALID, List: []string{"The new status is the same as the current status."}}
 		}
-		_, err = s.apply(ctx, tx, sess, c)
-		return err
+		if _, err = s.apply(ctx, tx, sess, c); err != nil {
+			return err
+		}
+		return s.remember(ctx, tx, sess.ID)
 	})
 }
 

@@ -17,6 +17,9 @@ type Service struct {
 	webhooks   WebhookConfig
 	deliveries chan struct{} // see DeliverySignal
 	audit      auditConfig
+
+	idempotencyTTL   time.Duration
+	idempotencyLocks keyedMutex // requests with the same key, one at a time
 }
 
 // An Option changes a Service from its defaults.
@@ -35,7 +38,7 @@ func New(store Store, now func() time.Time, opts ...Option) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, now: now, deliveries: make(chan struct{}, 1)}
+	s := &Service{store: store, now: now, deliveries: make(chan struct{}, 1), idempotencyTTL: DefaultIdempotencyTTL}
 	s.keys.now = now
 	for _, o := range opts {
 		o(s)

@@ -39,7 +39,10 @@ func (s *Service) CreateSession(ctx context.Context, key kycreview.APIKey, in Se
 			return err
 		}
 		sess.Kind = w.Kind
-		return tx.CreateSession(ctx, &sess)
+		if err := tx.CreateSession(ctx, &sess); err != nil {
+			return err
+		}
+		return s.remember(ctx, tx, sess)
 	})
 	return sess, err
 }

@@ -232,6 +232,21 @@ type Tx interface {
 	ConsoleQueue(ctx context.Context, userID string, st kycreview.Status, limit, offset int) ([]kycreview.Session, int, error)
 	// ConsoleStatusCounts counts those sessions per status.
 	ConsoleStatusCounts(ctx context.Context, userID string) (map[kycreview.Status]int, error)
+
+	// Idempotency keys (idempotency.go).
+	//
+	// InsertIdempotencyRecord stores rec unless rec's API key already has a
+	// record of rec.Key created at or after expiredBefore; an older one is
+	// replaced. It reports whether it stored rec. A record of the same key
+	// written by a transaction still open makes it wait for that
+	// transaction's outcome.
+	InsertIdempotencyRecord(ctx context.Context, rec IdempotencyRecord, expiredBefore time.Time) (bool, error)
+	// FindIdempotencyRecord returns the API key's record of key, expired or
+	// not, or ENOTFOUND.
+	FindIdempotencyRecord(ctx context.Context, apiKeyID, key string) (IdempotencyRecord, error)
+	// DeleteIdempotencyRecords deletes up to limit records created before
+	// createdBefore, oldest first, and returns how many it deleted.
+	DeleteIdempotencyRecords(ctx context.Context, createdBefore time.Time, limit int) (int, error)
 }
 
 // FeedPage is a page of a session's feed as Tx.FeedPage reads it: the

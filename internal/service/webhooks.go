@@ -36,7 +36,12 @@ func (s *Service) CreateDestination(ctx context.Context, key kycreview.APIKey, i
 		return kycreview.Destination{}, err
 	}
 	d := kycreview.NewDestination(newID(), key.ApplicationID, kycreview.NewDestinationSecret(), in, s.now().UTC())
-	err = s.store.WriteTx(ctx, func(tx Tx) error { return tx.CreateDestination(ctx, &d) })
+	err = s.store.WriteTx(ctx, func(tx Tx) error {
+		if err := tx.CreateDestination(ctx, &d); err != nil {
+			return err
+		}
+		return s.remember(ctx, tx, d)
+	})
 	if kycreview.ErrorCode(err) == kycreview.ECONFLICT {
 		return kycreview.Destination{}, kycreview.ErrDestinationURLTaken()
 	}
@@ -112,7 +117,10 @@ func (s *Service) UpdateDestination(ctx context.Context, key kycreview.APIKey, i
 			return err
 		}
 		d = cur.Update(in, s.now().UTC())
-		return tx.UpdateDestination(ctx, d)
+		if err := tx.UpdateDestination(ctx, d); err != nil {
+			return err
+		}
+		return s.remember(ctx, tx, d)
 	})
 	if kycreview.ErrorCode(err) == kycreview.ECONFLICT {
 		return kycreview.Destination{}, kycreview.ErrDestinationURLTaken()
@@ -170,8 +178,10 @@ func (s *Service) ResendDelivery(ctx context.Context, key kycreview.APIKey, dest
 		out, err = tx.RequeueDelivery(ctx, d.PK, id, s.now().UTC())
 		if kycreview.ErrorCode(err) == kycreview.ENOTFOUND {
 			return ErrDeliveryNotFound
+		} else if err != nil {
+			return err
 		}
-		return err
+		return s.remember(ctx, tx, out)
 	})
 	if err == nil {
 		s.signalDeliveries()

@@ -70,6 +70,11 @@ func Run(t *testing.T, b Backend) {
 		{"NotificationSkips", testNotificationSkips},
 		{"ConcurrentNotificationClaims", testConcurrentNotificationClaims},
 		{"Inbox", testInbox},
+		// Idempotency keys (idempotency.go).
+		{"IdempotencyRecords", testIdempotencyRecords},
+		{"IdempotencyAtomic", testIdempotencyAtomic},
+		{"IdempotencyConcurrent", testIdempotencyConcurrent},
+		{"IdempotencyPurge", testIdempotencyPurge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, b) })

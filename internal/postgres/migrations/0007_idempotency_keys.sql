@@ -1,0 +1,18 @@
+-- Idempotency keys (issue 9, item 7): the response to a POST or PATCH sent
+-- with an Idempotency-Key header, written in the same transaction as the
+-- write it answered, so that a retry gets it back instead of writing again.
+-- One row per (API key, key); fingerprint is the request's method, path and
+-- body hash; headers is a JSON object; body is the exact bytes sent. Rows
+-- older than the retention are treated as absent, replaced by a new request
+-- with the same key, and purged in small batches by created_at.
+CREATE TABLE idempotency_keys (
+    api_key_id  uuid NOT NULL REFERENCES api_keys (id),
+    key         text NOT NULL,
+    fingerprint text NOT NULL,
+    status      integer NOT NULL,
+    headers     text NOT NULL,
+    body        bytea NOT NULL,
+    created_at  timestamptz NOT NULL,
+    PRIMARY KEY (api_key_id, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
