@@ -182,9 +182,9 @@ func (ts *tenants) crossTable() map[string]crossCase {
 					t.Errorf("B's create added %q, want one row of B's", added)
 				}
 			}},
-		"GET /v3/webhook/destinations/{destination_uuid}":    {status: 404, want: detailDestNotFound},
-		"PATCH /v3/webhook/destinations/{destination_uuid}":  {body: `{"label":"pwned","url":"` + hookURL + `/pwned"}`, status: 404, want: detailDestNotFound},
-		"DELETE /v3/webhook/destinations/{destination_uuid}": {status: 404, want: detailDestNotFound},
+		"GET /v3/webhook/destinations/{destination_uuid}":            {status: 404, want: detailDestNotFound},
+		"PATCH /v3/webhook/destinations/{destination_uuid}":          {body: `{"label":"pwned","url":"` + hookURL + `/pwned"}`, status: 404, want: detailDestNotFound},
+		"DELETE /v3/webhook/destinations/{destination_uuid}":         {status: 404, want: detailDestNotFound},
 		"GET /v3/webhook/destinations/{destination_uuid}/deliveries": {status: 404, want: detailDestNotFound},
 		"POST /v3/webhook/destinations/{destination_uuid}/deliveries/{delivery_uuid}/resend": {status: 404, want: detailDestNotFound,
 			variants: []variant{{"A's destination and delivery", aIDs}}},
