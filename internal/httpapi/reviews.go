@@ -17,6 +17,9 @@ type reviewResponse struct {
 // postReview serves POST /v3/sessions/{session_id}/reviews/.
 func (s *Server) postReview(w http.ResponseWriter, r *http.Request) error {
 	change, bodyErr := s.readChange(w, r, kycreview.ReviewStatuses())
+	if bodyUnread(bodyErr) {
+		return bodyErr
+	}
 	row, err := s.svc.Review(r.Context(), apiKey(r.Context()), r.PathValue("session_id"), change, bodyErr)
 	if err != nil {
 		return err

@@ -124,6 +124,9 @@ func (s *Server) patchStatus(w http.ResponseWriter, r *http.Request) error {
 		choices = kycreview.Statuses()
 	}
 	change, bodyErr := s.readChange(w, r, choices)
+	if bodyUnread(bodyErr) {
+		return bodyErr
+	}
 	id := r.PathValue("session_id")
 	if err := s.svc.UpdateStatus(r.Context(), key, id, change, bodyErr); err != nil {
 		return err
