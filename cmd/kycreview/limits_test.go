@@ -382,7 +382,6 @@ func TestServeSlowClients(t *testing.T) {
 			t.Fatalf("create destination: %d %s", resp.StatusCode, dest)
 		}
 		destID := dest[strings.Index(dest, `"uuid":"`)+8:][:36]
-		before := map[string]string{}
 		read := func() map[string]string {
 			out := map[string]string{}
 			for _, p := range []string{"/v3/sessions/" + id + "/reviews/", "/v3/session/" + id + "/decision/", "/v3/webhook/destinations/" + destID + "/"} {
@@ -390,7 +389,7 @@ func TestServeSlowClients(t *testing.T) {
 			}
 			return out
 		}
-		before = read()
+		before := read()
 		// Every handler that reads a body: the ones that look the session or
 		// destination up after reading it too.
 		for _, c := range []struct{ method, path, body string }{
