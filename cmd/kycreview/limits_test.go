@@ -241,6 +241,7 @@ func TestServeOversizedRequests(t *testing.T) {
 	}
 	// A chunked body without end: 413, and the server stops reading it.
 	resp, body, sent := s.endless(t, review)
+	t.Logf("an endless body: %d KiB written before the server closed", sent>>10)
 	if resp.StatusCode != 413 || body != tooLarge {
 		t.Errorf("an endless chunked body: %d %s", resp.StatusCode, body)
 	}
