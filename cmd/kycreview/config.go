@@ -27,6 +27,13 @@ type config struct {
 	PprofAddr    string        // KYCREVIEW_PPROF_ADDR: serve net/http/pprof there (loopback only); off when empty
 	KeyCacheTTL  time.Duration // KYCREVIEW_KEY_CACHE_TTL, --key-cache-ttl: how long an authenticated key is remembered; 0 turns it off
 
+	// The HTTP server's limits (config_server.go).
+	ReadHeaderTimeout time.Duration // KYCREVIEW_READ_HEADER_TIMEOUT, --read-header-timeout
+	ReadTimeout       time.Duration // KYCREVIEW_READ_TIMEOUT, --read-timeout
+	WriteTimeout      time.Duration // KYCREVIEW_WRITE_TIMEOUT, --write-timeout
+	IdleTimeout       time.Duration // KYCREVIEW_IDLE_TIMEOUT, --idle-timeout
+	MaxHeaderBytes    int           // KYCREVIEW_MAX_HEADER_BYTES, --max-header-bytes
+
 	// Per-key rate limits per process (SPEC §7); 0 turns one off.
 	RateLimitGet   int // KYCREVIEW_RATE_LIMIT_GET, --rate-limit-get: reads per sliding minute
 	RateLimitWrite int // KYCREVIEW_RATE_LIMIT_WRITE, --rate-limit-write: writes per sliding minute
@@ -74,6 +81,12 @@ func defaultConfig() config {
 		LogLevel:     "info",
 		MaxBodyBytes: 1 << 20,
 		KeyCacheTTL:  time.Second,
+
+		ReadHeaderTimeout: defaultReadHeaderTimeout,
+		ReadTimeout:       defaultReadTimeout,
+		WriteTimeout:      defaultWriteTimeout,
+		IdleTimeout:       defaultIdleTimeout,
+		MaxHeaderBytes:    defaultMaxHeaderBytes,
 
 		RateLimitGet:   600,
 		RateLimitWrite: 300,
@@ -175,6 +188,9 @@ func (c *config) fromEnv(getenv func(string) string) error {
 	if err := c.idempotencyFromEnv(getenv); err != nil {
 		return err
 	}
+	if err := c.serverFromEnv(getenv); err != nil {
+		return err
+	}
 	if err := c.smtpFromEnv(getenv); err != nil {
 		return err
 	}
@@ -224,6 +240,9 @@ func (c *config) validate() error {
 		return err
 	}
 	if err := c.validateIdempotency(); err != nil {
+		return err
+	}
+	if err := c.validateServer(); err != nil {
 		return err
 	}
 	if err := c.validateSMTP(); err != nil {

@@ -50,6 +50,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	smtpFlags(fs, &cfg)
 	consoleFlags(fs, &cfg)
 	idempotencyFlags(fs, &cfg)
+	serverFlags(fs, &cfg)
 	auditFlags(fs, &cfg, true)
 	demo := fs.Bool("demo", false, "seed a demo application and print curl commands")
 	if err := parseFlags(fs, args); err != nil {
@@ -118,14 +119,10 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 			}
 			api.ServeHTTP(w, r)
 		}),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	cfg.applyServerLimits(srv)
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, log)
 		if err != nil {

@@ -114,7 +114,7 @@ func (h *Handler) auth(next http.HandlerFunc) http.HandlerFunc {
 		}
 		if r.Method == http.MethodPost {
 			if err := r.ParseForm(); err != nil {
-				h.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+				h.badForm(w, r, err)
 				return
 			}
 			if !tokensEqual(r.PostForm.Get(csrfField), cs.CSRF) {
@@ -151,7 +151,7 @@ func (h *Handler) renderSignIn(w http.ResponseWriter, r *http.Request, code int,
 
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+		h.badForm(w, r, err)
 		return
 	}
 	c, err := r.Cookie(preCookie)

@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/kycreview/kycreview"
@@ -114,7 +115,7 @@ func New(svc *service.Service, cfg Config, log *slog.Logger) (*Handler, error) {
 
 func (h *Handler) routes() {
 	static, _ := fs.Sub(staticFS, "static") // cannot fail: the directory is embedded
-	h.mux.Handle("GET /console/static/", cacheStatic(http.StripPrefix("/console/static/", http.FileServerFS(static))))
+	h.mux.Handle("GET /console/static/", h.staticFiles(static))
 	h.mux.HandleFunc("GET /console/signin", h.signInPage)
 	h.mux.HandleFunc("POST /console/signin", h.signIn)
 	h.mux.HandleFunc("POST /console/signout", h.auth(h.signOut))
@@ -136,14 +137,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	h.mux.ServeHTTP(w, r)
 }
 
-func cacheStatic(next http.Handler) http.Handler {
+// maxFormBytes caps a console request's body. The largest honest form is a
+// review with a comment at its 10000-character limit: form-encoding turns
+// each UTF-8 byte of it into "%XX", so a comment of four-byte characters is
+// about 120 KB.
+const maxFormBytes = 256 << 10
+
+// badForm answers a form that r.ParseForm could not read: 413 when it is
+// over maxFormBytes, else 400.
+func (h *Handler) badForm(w http.ResponseWriter, r *http.Request, err error) {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		h.errorPage(w, r, http.StatusRequestEntityTooLarge, "The form is too large.")
+		return
+	}
+	h.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+}
+
+// staticFiles serves the embedded files under /console/static/ and nothing
+// else: a name that is not one of them (a directory, which the file server
+// would list, or a name with "..", a backslash or a NUL, which fs.FS refuses
+// or does not hold) gets the console's 404 page.
+func (h *Handler) staticFiles(files fs.FS) http.Handler {
+	server := http.StripPrefix("/console/static/", http.FileServerFS(files))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/console/static/")
+		if st, err := fs.Stat(files, name); err != nil || st.IsDir() {
+			h.notFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=300")
-		next.ServeHTTP(w, r)
+		server.ServeHTTP(w, r)
 	})
 }
 

@@ -18,17 +18,30 @@ import (
 
 // readBody reads the request body up to the server's limit. It is read in
 // full before any transaction starts, so a slow client never holds a lock.
-// The error, if any, is the one to answer with.
+// The error, if any, is the one to answer with; when it is errUnreadBody
+// the handler answers it at once (see bodyUnread).
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return nil, kycreview.Errorf(kycreview.ETOOLARGE, "Request body is larger than the limit of %d bytes.", s.cfg.MaxBodyBytes)
 	} else if err != nil {
-		return nil, kycreview.Errorf(kycreview.EBADREQUEST, "Could not read the request body.")
+		return nil, errUnreadBody
 	}
 	return body, nil
 }
+
+// errUnreadBody is readBody's error for a body that could not be read at
+// all: the client sent it slower than the server's read timeout allows, or
+// went away.
+var errUnreadBody = kycreview.Errorf(kycreview.EBADREQUEST, "Could not read the request body.")
+
+// bodyUnread reports whether err is errUnreadBody. Handlers that report
+// body errors after their lookups, in DRF's order, answer this one before
+// them instead: the failed read has cancelled the request's context with
+// its connection, so any lookup would fail, and be answered and logged as
+// an internal error.
+func bodyUnread(err error) bool { return err == errUnreadBody }
 
 // decodeObject parses a request body the way DRF's JSONParser and a
 // serializer's first checks do, returning the object's fields undecoded.

@@ -19,6 +19,9 @@ type reviewResponse struct {
 func (s *Server) postReview(w http.ResponseWriter, r *http.Request) error {
 	return answer(s, w, r, http.StatusCreated, reviewView, func(ctx context.Context) (kycreview.Activity, error) {
 		change, bodyErr := s.readChange(w, r, kycreview.ReviewStatuses())
+		if bodyUnread(bodyErr) {
+			return kycreview.Activity{}, bodyErr
+		}
 		return s.svc.Review(ctx, apiKey(ctx), r.PathValue("session_id"), change, bodyErr)
 	})
 }

@@ -27,6 +27,7 @@ func (s *Server) routes() http.Handler {
 		h := s.resourceHandler(res)
 		mux.Handle(path+"/{$}", h)
 		mux.Handle(path, h)
+		s.table = append(s.table, newRoute(path, res))
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, http.StatusNotFound, detail("Not found."))
@@ -79,6 +80,37 @@ func (s *Server) routeTable(add func(path string, res resource)) {
 	add("/openapi.json", resource{name: "OpenAPI Document", methods: map[string]handlerFunc{
 		http.MethodGet: s.getOpenAPI,
 	}})
+}
+
+// Route is one path of the route table, for tests and documents that must
+// cover every endpoint: the pattern (ServeMux syntax, without the trailing
+// slash it is also served with), the resource's name, whether it needs an
+// API key, and its methods (HEAD and OPTIONS, which every resource answers,
+// left out).
+type Route struct {
+	Pattern string
+	Name    string
+	Auth    bool
+	Methods []string
+}
+
+func newRoute(path string, res resource) Route {
+	methods := make([]string, 0, len(res.methods))
+	for m := range res.methods {
+		methods = append(methods, m)
+	}
+	sort.Strings(methods)
+	return Route{Pattern: path, Name: res.name, Auth: res.auth, Methods: methods}
+}
+
+// Routes returns the route table, in the order it is declared.
+func (s *Server) Routes() []Route {
+	out := make([]Route, len(s.table))
+	for i, r := range s.table {
+		out[i] = r
+		out[i].Methods = append([]string(nil), r.Methods...)
+	}
+	return out
 }
 
 // resourceHandler authenticates (before anything else, as DRF does), then

@@ -40,6 +40,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	router http.Handler
+	table  []Route // what router serves, for Routes
 
 	readLimit, writeLimit *limiter // nil: no limit
 }

@@ -128,6 +128,9 @@ func (s *Server) patchStatus(w http.ResponseWriter, r *http.Request) error {
 			choices = kycreview.Statuses()
 		}
 		change, bodyErr := s.readChange(w, r, choices)
+		if bodyUnread(bodyErr) {
+			return "", bodyErr
+		}
 		id := r.PathValue("session_id")
 		return strings.ToLower(id), s.svc.UpdateStatus(ctx, key, id, change, bodyErr)
 	})

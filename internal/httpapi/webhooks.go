@@ -108,6 +108,9 @@ func (s *Server) patchDestination(w http.ResponseWriter, r *http.Request) error 
 		key := apiKey(ctx)
 		id := r.PathValue("destination_uuid")
 		body, bodyErr := s.readBody(w, r)
+		if bodyUnread(bodyErr) {
+			return kycreview.Destination{}, bodyErr
+		}
 		if _, err := s.svc.Destination(ctx, key, id); err != nil {
 			return kycreview.Destination{}, err
 		}

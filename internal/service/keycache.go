@@ -24,6 +24,11 @@ type keyCache struct {
 
 	mu      sync.Mutex
 	entries map[string]cachedKey // by lookup prefix
+	// forgets counts the revocations made through this Service. A lookup
+	// notes it before it reads the database, and put refuses the key if a
+	// revocation came in between: the key the lookup read may be the one
+	// just revoked, and remembering it would let it in for a whole ttl.
+	forgets uint64
 }
 
 type cachedKey struct {
@@ -35,31 +40,37 @@ type cachedKey struct {
 // reaching it means many tenants, and starting over is cheap.
 const maxCachedKeys = 10000
 
-// get returns the live cached key for lookup, if any.
-func (c *keyCache) get(lookup string) (kycreview.APIKey, bool) {
+// get returns the live cached key for lookup, if any, and the revocation
+// count to pass to put when the key is looked up in the database instead.
+func (c *keyCache) get(lookup string) (kycreview.APIKey, bool, uint64) {
 	if c.ttl <= 0 {
-		return kycreview.APIKey{}, false
+		return kycreview.APIKey{}, false, 0
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[lookup]
 	if !ok {
-		return kycreview.APIKey{}, false
+		return kycreview.APIKey{}, false, c.forgets
 	}
 	if !c.now().Before(e.expires) {
 		delete(c.entries, lookup)
-		return kycreview.APIKey{}, false
+		return kycreview.APIKey{}, false, c.forgets
 	}
-	return e.key, true
+	return e.key, true, c.forgets
 }
 
-// put remembers key, which has just authenticated.
-func (c *keyCache) put(lookup string, key kycreview.APIKey) {
+// put remembers key, which has just authenticated from a database read made
+// after the get that returned since; nothing is remembered if a key was
+// revoked through this Service meanwhile.
+func (c *keyCache) put(lookup string, key kycreview.APIKey, since uint64) {
 	if c.ttl <= 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.forgets != since {
+		return
+	}
 	if c.entries == nil || len(c.entries) >= maxCachedKeys {
 		c.entries = make(map[string]cachedKey)
 	}
@@ -71,6 +82,7 @@ func (c *keyCache) put(lookup string, key kycreview.APIKey) {
 func (c *keyCache) forget(keyID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.forgets++
 	for lookup, e := range c.entries {
 		if e.key.ID == keyID {
 			delete(c.entries, lookup)

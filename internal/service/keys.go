@@ -49,7 +49,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (kycreview.API
 		return kycreview.APIKey{}, kycreview.ErrForbidden
 	}
 	lookup := token[len(tokenPrefix) : len(tokenPrefix)+lookupLen]
-	key, cached := s.keys.get(lookup)
+	key, cached, epoch := s.keys.get(lookup)
 	if !cached {
 		err := s.store.Read(ctx, func(tx Tx) error {
 			var err error
@@ -67,7 +67,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (kycreview.API
 		return kycreview.APIKey{}, kycreview.ErrForbidden
 	}
 	if !cached {
-		s.keys.put(lookup, key)
+		s.keys.put(lookup, key, epoch)
 	}
 	return key, nil
 }
