@@ -337,7 +337,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	if requests < 13 || withID != requests {
 		t.Errorf("%d request lines, %d with a request id; want at least 13, all with one", requests, withID)
 	}
-	for _, want := range []string{`"path":"/console/signin"`, `"notification send failed; will retry"`, `"route":"/console/sessions/{id}/review"`} {
+	for _, want := range []string{`"path":"/console/signin"`, `"notification send failed; will retry"`, `"path":"/console/sessions/` + sess.ID + `/review"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log has no %s", want)
 		}

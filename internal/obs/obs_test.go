@@ -178,7 +178,7 @@ func TestRequestIDEchoed(t *testing.T) {
 		}
 	}
 	req := lines[2]
-	if req["msg"] != "request" || req["route"] != "/things/{id}" || req["path"] != "/things/42" || req["status"] != 200.0 || req["method"] != "GET" {
+	if req["msg"] != "request" || req["path"] != "/things/42" || req["status"] != 200.0 || req["method"] != "GET" {
 		t.Errorf("request line %v", req)
 	}
 	if got := s.obs.last(); got != "/things/{id} GET OK" {

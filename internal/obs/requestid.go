@@ -42,7 +42,10 @@ func ValidRequestID(s string) bool {
 func NewRequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics instead)
-	return hex.EncodeToString(b[:])
+	var h [32]byte
+	hex.Encode(h[:], b[:])
+	return string(h[:]) // the one allocation
+
 }
 
 // stateKey is the context key of the request's *state.
