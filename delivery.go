@@ -65,3 +65,14 @@ type ClaimedDelivery struct {
 	URL          string
 	Secret       string
 }
+
+// WebhookBacklog counts the deliveries not made yet. Pending are owed to
+// active destinations: waiting for a dispatcher or for their next retry;
+// OldestPendingAt is when the oldest of them was created. Held are pending
+// deliveries of destinations that are paused, disabled for failing, or
+// deleted: no dispatcher takes them until the destination is active again.
+type WebhookBacklog struct {
+	Pending         int
+	OldestPendingAt *time.Time
+	Held            int
+}

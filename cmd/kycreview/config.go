@@ -26,6 +26,8 @@ type config struct {
 	MaxBodyBytes int64         // KYCREVIEW_MAX_BODY_BYTES
 	PprofAddr    string        // KYCREVIEW_PPROF_ADDR: serve net/http/pprof there (loopback only); off when empty
 	KeyCacheTTL  time.Duration // KYCREVIEW_KEY_CACHE_TTL, --key-cache-ttl: how long an authenticated key is remembered; 0 turns it off
+	Metrics      bool          // KYCREVIEW_METRICS, --metrics: serve Prometheus metrics at GET /metrics
+	MetricsAddr  string        // KYCREVIEW_METRICS_ADDR, --metrics-addr: serve them on a listener of their own instead
 
 	// The HTTP server's limits (config_server.go).
 	ReadHeaderTimeout time.Duration // KYCREVIEW_READ_HEADER_TIMEOUT, --read-header-timeout
@@ -81,6 +83,7 @@ func defaultConfig() config {
 		LogLevel:     "info",
 		MaxBodyBytes: 1 << 20,
 		KeyCacheTTL:  time.Second,
+		Metrics:      true,
 
 		ReadHeaderTimeout: defaultReadHeaderTimeout,
 		ReadTimeout:       defaultReadTimeout,
@@ -121,6 +124,7 @@ func (c *config) fromEnv(getenv func(string) string) error {
 	set(&c.LogFormat, "KYCREVIEW_LOG_FORMAT")
 	set(&c.LogLevel, "KYCREVIEW_LOG_LEVEL")
 	set(&c.PprofAddr, "KYCREVIEW_PPROF_ADDR")
+	set(&c.MetricsAddr, "KYCREVIEW_METRICS_ADDR")
 	if v := getenv("KYCREVIEW_TRUST_PROXY_HEADERS"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -141,6 +145,7 @@ func (c *config) fromEnv(getenv func(string) string) error {
 	for name, dst := range map[string]*bool{
 		"KYCREVIEW_WEBHOOK_DISPATCH":   &c.WebhookDispatch,
 		"KYCREVIEW_WEBHOOK_ALLOW_HTTP": &c.WebhookAllowHTTP,
+		"KYCREVIEW_METRICS":            &c.Metrics,
 	} {
 		if v := getenv(name); v != "" {
 			b, err := strconv.ParseBool(v)
@@ -216,6 +221,14 @@ func (c *config) validate() error {
 		host, _, err := net.SplitHostPort(c.PprofAddr)
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 			return &usageError{fmt.Sprintf("KYCREVIEW_PPROF_ADDR %q must be a loopback address such as 127.0.0.1:6060: profiles expose memory contents", c.PprofAddr)}
+		}
+	}
+	if c.MetricsAddr != "" {
+		if !c.Metrics {
+			return &usageError{"--metrics-addr needs metrics on (--metrics=false turns them off)"}
+		}
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return &usageError{fmt.Sprintf("metrics address %q must be host:port, e.g. 127.0.0.1:9090", c.MetricsAddr)}
 		}
 	}
 	if c.KeyCacheTTL < 0 || c.KeyCacheTTL > time.Minute {

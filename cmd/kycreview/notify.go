@@ -30,7 +30,7 @@ const backlogEvery = time.Minute
 // closes). It runs until ctx, serve's context of the workers, ends or stop
 // is called. Without an SMTP host nothing is sent: notifications wait, and
 // their backlog is logged every minute as a warning.
-func startNotifier(ctx context.Context, cfg config, svc *service.Service, publicURL string, log *slog.Logger) (stop func(), err error) {
+func startNotifier(ctx context.Context, cfg config, svc *service.Service, publicURL string, log *slog.Logger, sends notify.SendObserver) (stop func(), err error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	if cfg.SMTPHost == "" {
@@ -51,7 +51,7 @@ func startNotifier(ctx context.Context, cfg config, svc *service.Service, public
 	}
 	n := &notify.Notifier{
 		Svc: svc, Sender: sender, PublicURL: publicURL,
-		Lease: notify.LeaseFor(cfg.SMTPTimeout), BacklogEvery: backlogEvery, Log: log,
+		Lease: notify.LeaseFor(cfg.SMTPTimeout), BacklogEvery: backlogEvery, Log: log, Metrics: sends,
 	}
 	log.Info("notification emails on", "smtp_host", cfg.SMTPHost, "smtp_tls", cfg.SMTPTLS)
 	go func() { defer close(done); _ = n.Run(runCtx) }()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kycreview/kycreview/internal/console"
 	"github.com/kycreview/kycreview/internal/httpapi"
+	"github.com/kycreview/kycreview/internal/obs"
 	"github.com/kycreview/kycreview/internal/service"
 	"github.com/kycreview/kycreview/internal/webhook"
 )
@@ -51,6 +52,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	consoleFlags(fs, &cfg)
 	idempotencyFlags(fs, &cfg)
 	serverFlags(fs, &cfg)
+	metricsFlags(fs, &cfg)
 	auditFlags(fs, &cfg, true)
 	demo := fs.Bool("demo", false, "seed a demo application and print curl commands")
 	if err := parseFlags(fs, args); err != nil {
@@ -84,6 +86,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	if err := configureAudit(cfg, svc); err != nil {
 		return err
 	}
+	o := newObservability(cfg, svc, log)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -100,7 +103,9 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		}
 	}
 
-	consoleHandler, err := console.New(svc, cfg.consoleConfig(), log)
+	consoleCfg := cfg.consoleConfig()
+	consoleCfg.Observer = o.http
+	consoleHandler, err := console.New(svc, consoleCfg, log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -108,6 +113,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	api := httpapi.New(svc, httpapi.Config{
 		PublicURL: cfg.PublicURL, TrustForwardedHeaders: cfg.TrustProxy, MaxBodyBytes: cfg.MaxBodyBytes,
 		RateLimits: httpapi.RateLimits{Read: cfg.RateLimitGet, Write: cfg.RateLimitWrite},
+		Metrics:    o.apiHandler(cfg, log), Observer: o.http,
 	}, log)
 	srv := &http.Server{
 		// The console under /console/, the API everywhere else, untouched
@@ -123,6 +129,14 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	cfg.applyServerLimits(srv)
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, o.metrics.Handler(log), log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopMetrics()
+	}
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, log)
 		if err != nil {
@@ -143,14 +157,14 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		d := &webhook.Dispatcher{
 			Svc: svc, Client: guard.Client(cfg.WebhookTimeout),
 			Schedule:     webhook.Schedule{Delays: delays, Jitter: webhook.DefaultJitter},
-			DisableAfter: cfg.WebhookDisableAfter, Workers: cfg.WebhookWorkers, Log: log,
+			DisableAfter: cfg.WebhookDisableAfter, Workers: cfg.WebhookWorkers, Log: log, Metrics: o.attempts,
 		}
 		dispatched := make(chan struct{})
 		go func() { defer close(dispatched); _ = d.Run(workCtx) }()
 		waitDispatch = func() { <-dispatched }
 	}
 	defer stopWorker(log, "webhook dispatcher", stopWork, waitDispatch)
-	stopNotify, err := startNotifier(workCtx, cfg, svc, baseURL, log)
+	stopNotify, err := startNotifier(workCtx, cfg, svc, baseURL, log, o.sends)
 	if err != nil {
 		ln.Close()
 		return err
@@ -215,8 +229,9 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 			}
 		}
 	}
+	// Every line logged with a request's context carries its request id.
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(obs.NewLogHandler(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(obs.NewLogHandler(slog.NewJSONHandler(w, opts)))
 }

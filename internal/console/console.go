@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/kycreview/kycreview"
+	"github.com/kycreview/kycreview/internal/obs"
 	"github.com/kycreview/kycreview/internal/service"
 )
 
@@ -63,16 +64,20 @@ type Config struct {
 	FailureWindow   time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Observer, when set, is told of every request, labelled by the
+	// route pattern that served it (never the path).
+	Observer obs.HTTPObserver
 }
 
 // Handler serves the console.
 type Handler struct {
-	svc   *service.Service
-	cfg   Config
-	log   *slog.Logger
-	pages map[string]*template.Template
-	mux   *http.ServeMux
-	fails *failureLimiter
+	svc     *service.Service
+	cfg     Config
+	log     *slog.Logger
+	pages   map[string]*template.Template
+	mux     *http.ServeMux
+	handler http.Handler // mux behind obs.Middleware
+	fails   *failureLimiter
 }
 
 // New returns the console's handler, to be mounted at Prefix.
@@ -100,9 +105,7 @@ func New(svc *service.Service, cfg Config, log *slog.Logger) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = obs.Logger(log) // every line logged while serving gets its request id
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -110,28 +113,46 @@ func New(svc *service.Service, cfg Config, log *slog.Logger) (*Handler, error) {
 	h := &Handler{svc: svc, cfg: cfg, log: log, pages: pages, mux: http.NewServeMux(),
 		fails: newFailureLimiter(cfg.FailureWindow, cfg.Now)}
 	h.routes()
+	h.handler = obs.Middleware{Log: log, Observer: cfg.Observer, Recovered: func(w http.ResponseWriter, r *http.Request) {
+		h.errorPage(w, r, http.StatusInternalServerError, "Internal error.")
+	}}.Wrap(http.HandlerFunc(h.serve))
 	return h, nil
 }
 
 func (h *Handler) routes() {
+	// Each route names itself for the metrics by its pattern (without the
+	// method); the catch-all 404 stays obs.Unmatched.
+	handle := func(pattern string, hd http.Handler) {
+		route := strings.TrimSuffix(pattern[strings.IndexByte(pattern, ' ')+1:], "{$}")
+		h.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			obs.SetRoute(r.Context(), route)
+			hd.ServeHTTP(w, r)
+		}))
+	}
 	static, _ := fs.Sub(staticFS, "static") // cannot fail: the directory is embedded
-	h.mux.Handle("GET /console/static/", h.staticFiles(static))
-	h.mux.HandleFunc("GET /console/signin", h.signInPage)
-	h.mux.HandleFunc("POST /console/signin", h.signIn)
-	h.mux.HandleFunc("POST /console/signout", h.auth(h.signOut))
-	h.mux.HandleFunc("GET /console/{$}", h.auth(h.queue))
-	h.mux.HandleFunc("GET /console/sessions/{id}", h.auth(h.session))
-	h.mux.HandleFunc("POST /console/sessions/{id}/review", h.auth(h.review))
-	h.mux.HandleFunc("GET /console/notifications", h.auth(h.notifications))
-	h.mux.HandleFunc("POST /console/notifications/read", h.auth(h.markAllRead))
+	handle("GET /console/static/", h.staticFiles(static))
+	handle("GET /console/signin", http.HandlerFunc(h.signInPage))
+	handle("POST /console/signin", http.HandlerFunc(h.signIn))
+	handle("POST /console/signout", h.auth(h.signOut))
+	handle("GET /console/{$}", h.auth(h.queue))
+	handle("GET /console/sessions/{id}", h.auth(h.session))
+	handle("POST /console/sessions/{id}/review", h.auth(h.review))
+	handle("GET /console/notifications", h.auth(h.notifications))
+	handle("POST /console/notifications/read", h.auth(h.markAllRead))
 	h.mux.HandleFunc("/console/", h.notFound)
-	h.mux.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /console", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix, http.StatusSeeOther)
-	})
+	}))
 }
 
-// ServeHTTP serves a console request, with the headers every page gets.
+// ServeHTTP serves a console request behind obs.Middleware: with a
+// request id, logged, observed, and with a panic turned into a 500 page.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.handler.ServeHTTP(w, r)
+}
+
+// serve serves a console request, with the headers every page gets.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/kycreview/kycreview/internal/obs"
 )
 
 // handlerFunc is an API handler: it writes a success itself and returns an
@@ -16,6 +18,7 @@ type resource struct {
 	name    string
 	auth    bool
 	methods map[string]handlerFunc
+	route   string // the metrics' route label: the path pattern, without the optional slash
 }
 
 // routes is the router. Each path of the route table is served with and
@@ -24,6 +27,7 @@ type resource struct {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	s.routeTable(func(path string, res resource) {
+		res.route = path
 		h := s.resourceHandler(res)
 		mux.Handle(path+"/{$}", h)
 		mux.Handle(path, h)
@@ -80,6 +84,13 @@ func (s *Server) routeTable(add func(path string, res resource)) {
 	add("/openapi.json", resource{name: "OpenAPI Document", methods: map[string]handlerFunc{
 		http.MethodGet: s.getOpenAPI,
 	}})
+	if s.cfg.Metrics != nil {
+		// No auth and no rate limit, like the healthcheck: scrapers hold no
+		// key. The figures are counts and durations, nothing of a tenant.
+		add("/metrics", resource{name: "Metrics", methods: map[string]handlerFunc{
+			http.MethodGet: s.getMetrics,
+		}})
+	}
 }
 
 // Route is one path of the route table, for tests and documents that must
@@ -135,6 +146,7 @@ func (s *Server) resourceHandler(res resource) http.Handler {
 	allow := strings.Join(allowed, ", ")
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		obs.SetRoute(r.Context(), res.route)
 		if res.auth {
 			key, err := s.svc.Authenticate(r.Context(), r.Header.Get("x-api-key"))
 			if err != nil {

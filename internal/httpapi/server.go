@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kycreview/kycreview"
+	"github.com/kycreview/kycreview/internal/obs"
 	"github.com/kycreview/kycreview/internal/service"
 )
 
@@ -29,6 +30,12 @@ type Config struct {
 	Now func() time.Time
 	// RateLimits are the per-key request limits (zero: none).
 	RateLimits RateLimits
+	// Metrics, when set, is served at GET /metrics, without authentication
+	// or rate limits, like the healthcheck; without it /metrics is a 404.
+	Metrics http.Handler
+	// Observer, when set, is told of every request: its route pattern
+	// (never its path), method, status and duration.
+	Observer obs.HTTPObserver
 }
 
 // DefaultMaxBodyBytes is 1 MiB.
@@ -36,11 +43,12 @@ const DefaultMaxBodyBytes = 1 << 20
 
 // Server is the API's http.Handler.
 type Server struct {
-	svc    *service.Service
-	cfg    Config
-	log    *slog.Logger
-	router http.Handler
-	table  []Route // what router serves, for Routes
+	svc     *service.Service
+	cfg     Config
+	log     *slog.Logger
+	router  http.Handler
+	handler http.Handler // router behind obs.Middleware
+	table   []Route      // what router serves, for Routes
 
 	readLimit, writeLimit *limiter // nil: no limit
 }
@@ -53,6 +61,7 @@ func New(svc *service.Service, cfg Config, log *slog.Logger) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	log = obs.Logger(log) // every line logged while serving gets its request id
 	s := &Server{svc: svc, cfg: cfg, log: log}
 	if cfg.RateLimits.Read > 0 {
 		s.readLimit = newLimiter(cfg.RateLimits.Read, cfg.Now)
@@ -61,34 +70,27 @@ func New(svc *service.Service, cfg Config, log *slog.Logger) *Server {
 		s.writeLimit = newLimiter(cfg.RateLimits.Write, cfg.Now)
 	}
 	s.router = s.routes()
+	s.handler = obs.Middleware{Log: log, Observer: cfg.Observer, Recovered: func(w http.ResponseWriter, r *http.Request) {
+		s.writeJSON(w, http.StatusInternalServerError, detail("Internal error."))
+	}}.Wrap(http.HandlerFunc(s.serve))
 	return s
 }
 
-// ServeHTTP serves one request: logged, with panics turned into a 500.
+// ServeHTTP serves one request behind obs.Middleware: with a request id,
+// logged, observed, and with a panic turned into a 500.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	defer func() {
-		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
-			s.log.ErrorContext(r.Context(), "panic serving request", "panic", p, "method", r.Method, "path", r.URL.Path)
-			if !rec.wrote {
-				s.writeJSON(rec, http.StatusInternalServerError, detail("Internal error."))
-			}
-		}
-		s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000)
-	}()
+	s.handler.ServeHTTP(w, r)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	// ServeMux answers a path with "//", "." or ".." segments with a redirect
 	// to its cleaned form, which would lose a POST body and point a client
 	// somewhere it did not ask for. Such a path names no resource here.
 	if !isCleanPath(r.URL.Path) {
-		s.writeJSON(rec, http.StatusNotFound, detail("Not found."))
+		s.writeJSON(w, http.StatusNotFound, detail("Not found."))
 		return
 	}
-	s.router.ServeHTTP(rec, r)
+	s.router.ServeHTTP(w, r)
 }
 
 // isCleanPath reports whether p is already in the form ServeMux routes
@@ -102,28 +104,6 @@ func isCleanPath(p string) bool {
 	}
 	return true
 }
-
-// statusRecorder remembers the status written, for the request log.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if !r.wrote {
-		r.status, r.wrote = code, true
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	r.wrote = true
-	return r.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the real writer.
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 type ctxKey int
 

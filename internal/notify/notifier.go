@@ -45,6 +45,29 @@ type Notifier struct {
 	BacklogEvery time.Duration
 	Now          func() time.Time
 	Log          *slog.Logger
+	// Metrics, when set, is told of every notification handled.
+	Metrics SendObserver
+}
+
+// SendResult is what became of a claimed notification, as the metrics
+// count it.
+type SendResult string
+
+// The results of a send.
+const (
+	SendSent    SendResult = "sent"    // the SMTP server took the email
+	SendRetry   SendResult = "retry"   // a temporary failure: it will be tried again
+	SendFailed  SendResult = "failed"  // refused for good, or out of retries: a person must look
+	SendSkipped SendResult = "skipped" // not sent: its user was disabled or left the application
+)
+
+// SendResults lists every SendResult, for metrics to start at zero.
+var SendResults = []SendResult{SendSent, SendRetry, SendFailed, SendSkipped}
+
+// SendObserver is told of every notification the notifier handled (not
+// those cut off by shutdown).
+type SendObserver interface {
+	ObserveSend(result SendResult)
 }
 
 // Defaults of Notifier's knobs.
@@ -168,10 +191,18 @@ func (n *Notifier) sendAll(ctx context.Context, claimed []kycreview.ClaimedNotif
 
 // deliver sends one notification's email and says what became of it.
 func (n *Notifier) deliver(ctx context.Context, c kycreview.ClaimedNotification) kycreview.NotificationOutcome {
+	o, result := n.send(ctx, c)
+	if n.Metrics != nil && ctx.Err() == nil {
+		n.Metrics.ObserveSend(result)
+	}
+	return o
+}
+
+func (n *Notifier) send(ctx context.Context, c kycreview.ClaimedNotification) (kycreview.NotificationOutcome, SendResult) {
 	o := kycreview.NotificationOutcome{PK: c.PK, Claim: c.Claim, Attempts: c.Attempts}
 	if c.SkipReason != "" {
 		o.State, o.LastError = kycreview.NotificationSkipped, c.SkipReason
-		return o
+		return o, SendSkipped
 	}
 	start := n.Now().UTC()
 	o.Attempts, o.AttemptedAt = c.Attempts+1, &start
@@ -184,20 +215,21 @@ func (n *Notifier) deliver(ctx context.Context, c kycreview.ClaimedNotification)
 	case err == nil:
 		o.State, o.SentAt = kycreview.NotificationSent, &end
 		n.Log.Info("notification sent", "notification", c.ID, "session", c.SessionID, "attempt", o.Attempts)
+		return o, SendSent
 	case n.Permanent(err):
 		o.State, o.LastError = kycreview.NotificationFailed, err.Error()
 		n.Log.Warn("notification refused by the SMTP server", "notification", c.ID, "attempt", o.Attempts, "err", err)
-	default:
-		o.LastError = err.Error()
-		if next, ok := n.Backoff.Next(o.Attempts, end); ok {
-			o.State, o.NextAttemptAt = kycreview.NotificationPending, &next
-			n.Log.Warn("notification send failed; will retry", "notification", c.ID, "attempt", o.Attempts, "next", next, "err", err)
-		} else {
-			o.State = kycreview.NotificationFailed
-			n.Log.Error("notification send failed; giving up", "notification", c.ID, "attempts", o.Attempts, "err", err)
-		}
+		return o, SendFailed
 	}
-	return o
+	o.LastError = err.Error()
+	if next, ok := n.Backoff.Next(o.Attempts, end); ok {
+		o.State, o.NextAttemptAt = kycreview.NotificationPending, &next
+		n.Log.Warn("notification send failed; will retry", "notification", c.ID, "attempt", o.Attempts, "next", next, "err", err)
+		return o, SendRetry
+	}
+	o.State = kycreview.NotificationFailed
+	n.Log.Error("notification send failed; giving up", "notification", c.ID, "attempts", o.Attempts, "err", err)
+	return o, SendFailed
 }
 
 // record writes a batch's outcomes; it must outlive shutdown's

@@ -81,6 +81,33 @@ func run(t *testing.T, n *notify.Notifier) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
+// sends counts the results a notifier reports (its SendObserver).
+type sends struct {
+	mu sync.Mutex
+	n  map[notify.SendResult]int
+}
+
+func newSends() *sends { return &sends{n: map[notify.SendResult]int{}} }
+
+func (s *sends) ObserveSend(r notify.SendResult) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n[r]++
+}
+
+func (s *sends) check(t *testing.T, want map[notify.SendResult]int) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ok := len(s.n) == len(want)
+	for r, n := range want {
+		ok = ok && s.n[r] == n
+	}
+	if !ok {
+		t.Errorf("send results reported %v, want %v", s.n, want)
+	}
+}
+
 func sender(t *testing.T, srv *smtptest.Server, mode notify.TLSMode, user, password string) *notify.SMTPSender {
 	t.Helper()
 	s, err := notify.NewSMTPSender(notify.SMTPConfig{
@@ -122,7 +149,8 @@ func settled(t *testing.T, svc *service.Service, user kycreview.ConsoleUser) []k
 func TestDeliver(t *testing.T) {
 	f := newFixture(t)
 	srv := smtptest.Start(t, smtptest.Options{})
-	run(t, &notify.Notifier{Svc: f.svc, Sender: sender(t, srv, notify.TLSNone, "", ""), PublicURL: "https://kyc.example.com/"})
+	seen := newSends()
+	run(t, &notify.Notifier{Svc: f.svc, Sender: sender(t, srv, notify.TLSNone, "", ""), PublicURL: "https://kyc.example.com/", Metrics: seen})
 
 	f.review(t, `@ana.lead@example.com please re-check <script>alert(1)</script> and ask @stranger@example.com`)
 	msgs := srv.Wait(t, 1, 10*time.Second)
@@ -166,6 +194,7 @@ func TestDeliver(t *testing.T) {
 	if b, err := f.svc.NotificationBacklog(context.Background()); err != nil || b.Pending != 0 || b.Failed != 0 {
 		t.Errorf("backlog %+v, %v", b, err)
 	}
+	seen.check(t, map[notify.SendResult]int{notify.SendSent: 1})
 }
 
 // TestPermanentFailure: a 5xx refusal fails the notification at once, with
@@ -175,8 +204,9 @@ func TestPermanentFailure(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{OnData: func(m smtptest.Message) error {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "mailbox unavailable"}
 	}})
+	seen := newSends()
 	run(t, &notify.Notifier{Svc: f.svc, Sender: sender(t, srv, notify.TLSNone, "", ""), PublicURL: "https://kyc.example.com",
-		Backoff: notify.Backoff{Base: time.Millisecond, Max: time.Millisecond, Attempts: 5}})
+		Backoff: notify.Backoff{Base: time.Millisecond, Max: time.Millisecond, Attempts: 5}, Metrics: seen})
 	f.review(t, "@bob@example.com look")
 	got := settled(t, f.svc, f.bob)
 	if len(got) != 1 || got[0].State != kycreview.NotificationFailed || got[0].Attempts != 1 ||
@@ -186,6 +216,7 @@ func TestPermanentFailure(t *testing.T) {
 	if b, _ := f.svc.NotificationBacklog(context.Background()); b.Failed != 1 || b.Pending != 0 {
 		t.Errorf("backlog %+v, want 1 failed", b)
 	}
+	seen.check(t, map[notify.SendResult]int{notify.SendFailed: 1})
 }
 
 // TestTransientFailureRetried: 4xx answers and a server that is not there
@@ -204,14 +235,16 @@ func TestTransientFailureRetried(t *testing.T) {
 		}
 		return nil
 	}})
+	seen := newSends()
 	run(t, &notify.Notifier{Svc: f.svc, Sender: sender(t, srv, notify.TLSNone, "", ""), PublicURL: "https://kyc.example.com",
-		Backoff: notify.Backoff{Base: 20 * time.Millisecond, Max: 20 * time.Millisecond, Attempts: 5}})
+		Backoff: notify.Backoff{Base: 20 * time.Millisecond, Max: 20 * time.Millisecond, Attempts: 5}, Metrics: seen})
 	f.review(t, "@bob@example.com look")
 	srv.Wait(t, 1, 10*time.Second)
 	got := settled(t, f.svc, f.bob)
 	if len(got) != 1 || got[0].State != kycreview.NotificationSent || got[0].Attempts != 3 {
 		t.Errorf("after two 451s and a success: %+v", got)
 	}
+	seen.check(t, map[notify.SendResult]int{notify.SendRetry: 2, notify.SendSent: 1})
 }
 
 func TestTransientFailuresRunOut(t *testing.T) {
@@ -221,13 +254,15 @@ func TestTransientFailuresRunOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	seen := newSends()
 	run(t, &notify.Notifier{Svc: f.svc, Sender: s, PublicURL: "https://kyc.example.com",
-		Backoff: notify.Backoff{Base: 5 * time.Millisecond, Max: 5 * time.Millisecond, Attempts: 3}})
+		Backoff: notify.Backoff{Base: 5 * time.Millisecond, Max: 5 * time.Millisecond, Attempts: 3}, Metrics: seen})
 	f.review(t, "@bob@example.com look")
 	got := settled(t, f.svc, f.bob)
 	if len(got) != 1 || got[0].State != kycreview.NotificationFailed || got[0].Attempts != 3 || !strings.Contains(got[0].LastError, "connect") {
 		t.Errorf("after three refused connections: %+v", got)
 	}
+	seen.check(t, map[notify.SendResult]int{notify.SendRetry: 2, notify.SendFailed: 1})
 }
 
 // TestDisabledUserReceivesNothing: disabling a user skips their pending

@@ -166,6 +166,9 @@ type Tx interface {
 	// due at now, with its attempt count reset (its log is kept), and
 	// returns it; ENOTFOUND if it is not the destination's.
 	RequeueDelivery(ctx context.Context, destPK int64, id string, now time.Time) (kycreview.Delivery, error)
+	// WebhookBacklog counts the pending deliveries of active destinations
+	// (with the oldest one's creation time) and of inactive ones.
+	WebhookBacklog(ctx context.Context) (kycreview.WebhookBacklog, error)
 	// FindOutboxEvent returns the event with the given id.
 	FindOutboxEvent(ctx context.Context, id string) (kycreview.OutboxEvent, error)
 	// InsertNotification queues a mention notification.

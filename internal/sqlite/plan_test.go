@@ -40,6 +40,7 @@ func TestQueryPlans(t *testing.T) {
 		{"session lookup", `SELECT ` + sessionColumns + ` FROM sessions WHERE id = ? AND application_id = ? AND deleted_at IS NULL`, []any{"x", "y"}, "sqlite_autoindex_sessions_1"},
 		{"session list", listAll, []any{"app", "user", 50, 0}, "sqlite_autoindex_sessions_2"},
 		{"session list by status", listStatus, []any{"app", "user", "In Review", 50, 0}, "sessions_app_status"},
+		{"webhook backlog", webhookBacklogQuery, nil, "webhook_deliveries_due"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

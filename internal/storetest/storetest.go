@@ -59,6 +59,7 @@ func Run(t *testing.T, b Backend) {
 		{"ListDeliveries", testListDeliveries},
 		{"RequeueDelivery", testRequeueDelivery},
 		{"AttemptsAppendOnly", testAttemptsAppendOnly},
+		{"WebhookBacklog", testWebhookBacklog},
 		{"AuditChainRoundTrip", testAuditChainRoundTrip},
 		{"AuditCheckpoints", testCheckpoints},
 		{"AuditProof", testProof},

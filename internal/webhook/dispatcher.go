@@ -3,7 +3,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -45,6 +44,14 @@ type Dispatcher struct {
 	Grace   time.Duration
 	Now     func() time.Time
 	Log     *slog.Logger
+	// Metrics, when set, is told of every attempt's result and latency.
+	Metrics AttemptObserver
+}
+
+// AttemptObserver is told of every delivery attempt that counts (not those
+// cut off by shutdown): its Result and how long it took.
+type AttemptObserver interface {
+	ObserveAttempt(result Result, latency time.Duration)
 }
 
 // Defaults of Dispatcher's knobs.
@@ -260,7 +267,7 @@ func (d *Dispatcher) attempt(ctx context.Context, c kycreview.ClaimedDelivery, b
 	var head string
 	var err error
 	if bodyErr != nil {
-		err = errors.New("render event: " + bodyErr.Error())
+		err = &localError{"render event: " + bodyErr.Error()}
 	} else {
 		status, head, err = d.post(ctx, c, body, a.StartedAt)
 	}
@@ -272,9 +279,12 @@ func (d *Dispatcher) attempt(ctx context.Context, c kycreview.ClaimedDelivery, b
 		a.StatusCode = &status
 	}
 	a.ResponseHead = head
+	if d.Metrics != nil {
+		d.Metrics.ObserveAttempt(classify(status, err), a.Latency)
+	}
 	switch {
 	case err != nil:
-		a.Error = err.Error()
+		a.Error = redactURL(err.Error(), c.URL)
 	case !Succeeded(status):
 		a.Error = "HTTP " + http.StatusText(status)
 		if a.Error == "HTTP " {
@@ -291,20 +301,21 @@ func (d *Dispatcher) attempt(ctx context.Context, c kycreview.ClaimedDelivery, b
 }
 
 // post sends the delivery's signed body and returns the status code (0 if
-// no answer came), the head of the response body, and the transport error.
+// no answer came), the head of the response body, and the transport error,
+// as the client returned it (for classify; its text may hold the URL).
 func (d *Dispatcher) post(ctx context.Context, c kycreview.ClaimedDelivery, body []byte, at time.Time) (int, string, error) {
 	h, err := Sign(c.Secret, c.EventID, body, at)
 	if err != nil {
-		return 0, "", errors.New("sign event: " + err.Error())
+		return 0, "", &localError{"sign event: " + err.Error()}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, "", err
+		return 0, "", &localError{err.Error()}
 	}
 	req.Header = h
 	resp, err := d.Client.Do(req)
 	if err != nil {
-		return 0, "", errors.New(redactURL(err.Error(), c.URL))
+		return 0, "", err // its text is redacted when it is recorded
 	}
 	defer resp.Body.Close()
 	buf, readErr := io.ReadAll(io.LimitReader(resp.Body, kycreview.MaxResponseHead))

@@ -79,6 +79,39 @@ type world struct {
 	wf   string
 	dest kycreview.Destination
 	d    *webhook.Dispatcher
+	seen *attempts // what the dispatcher reported to its metrics
+}
+
+// attempts counts the results a dispatcher reports (its AttemptObserver).
+type attempts struct {
+	mu sync.Mutex
+	n  map[webhook.Result]int
+}
+
+func (a *attempts) ObserveAttempt(r webhook.Result, latency time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if latency < 0 {
+		r += "(negative latency)"
+	}
+	a.n[r]++
+}
+
+// check compares the results reported with want.
+func (a *attempts) check(t *testing.T, want map[webhook.Result]int) {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.n) != len(want) {
+		t.Errorf("results reported %v, want %v", a.n, want)
+		return
+	}
+	for r, n := range want {
+		if a.n[r] != n {
+			t.Errorf("results reported %v, want %v", a.n, want)
+			return
+		}
+	}
 }
 
 func newWorld(t *testing.T, rc *receiver, delays []time.Duration, timeout time.Duration) *world {
@@ -108,11 +141,12 @@ func newWorld(t *testing.T, rc *receiver, delays []time.Duration, timeout time.D
 	if err != nil {
 		t.Fatal(err)
 	}
+	seen := &attempts{n: map[webhook.Result]int{}}
 	return &world{
-		svc: svc, key: key, wf: app.Workflows[kycreview.KindUser].ID, dest: dest,
+		svc: svc, key: key, wf: app.Workflows[kycreview.KindUser].ID, dest: dest, seen: seen,
 		d: &webhook.Dispatcher{
 			Svc: svc, Client: guard.Client(timeout), Schedule: webhook.Schedule{Delays: delays},
-			Workers: 8, Poll: 20 * time.Millisecond, Grace: 5 * time.Second,
+			Workers: 8, Poll: 20 * time.Millisecond, Grace: 5 * time.Second, Metrics: seen,
 		},
 	}
 }
@@ -194,6 +228,7 @@ func TestDispatchSignedAndLogged(t *testing.T) {
 	if len(d.AttemptHistory) != 1 || !d.AttemptHistory[0].Succeeded() || d.AttemptHistory[0].ResponseHead != `{"ok":true}` {
 		t.Errorf("attempt log %+v", d.AttemptHistory)
 	}
+	w.seen.check(t, map[webhook.Result]int{webhook.ResultSuccess: 1})
 }
 
 func TestDispatchRetriesThenFails(t *testing.T) {
@@ -229,6 +264,7 @@ func TestDispatchRetriesThenFails(t *testing.T) {
 			t.Errorf("attempt %d: %+v", i, a)
 		}
 	}
+	w.seen.check(t, map[webhook.Result]int{webhook.ResultSuccess: 1, webhook.ResultHTTPError: 5})
 }
 
 func TestDispatchTimeoutIsAFailedAttempt(t *testing.T) {
@@ -246,6 +282,22 @@ func TestDispatchTimeoutIsAFailedAttempt(t *testing.T) {
 	if len(h) != 2 || h[0].StatusCode != nil || h[0].Error == "" || !h[1].Succeeded() {
 		t.Errorf("attempts after a timeout: %+v", h)
 	}
+	w.seen.check(t, map[webhook.Result]int{webhook.ResultTimeout: 1, webhook.ResultSuccess: 1})
+}
+
+// TestDispatchConnectionRefused: a receiver that is gone is a failed
+// attempt, counted as a connection error.
+func TestDispatchConnectionRefused(t *testing.T) {
+	rc := newReceiver(t, nil)
+	w := newWorld(t, rc, nil, 2*time.Second)
+	rc.srv.Close()
+	w.review(t, w.session(t), kycreview.StatusApproved)
+	w.run(t)
+	ds := w.settled(t, 1)
+	if h := ds[0].AttemptHistory; ds[0].State != kycreview.DeliveryFailed || len(h) != 1 || h[0].StatusCode != nil || h[0].Error == "" {
+		t.Errorf("delivery to a closed port: %+v", ds[0])
+	}
+	w.seen.check(t, map[webhook.Result]int{webhook.ResultConnectionError: 1})
 }
 
 // TestDispatchOrderPerSession checks that one session's events arrive in
@@ -371,6 +423,7 @@ func TestGuardRefusesLoopbackAtConnect(t *testing.T) {
 	if len(rc.requests()) != 0 || ds[0].State != kycreview.DeliveryFailed || ds[0].AttemptHistory[0].Error == "" {
 		t.Errorf("guarded delivery to loopback: %+v, receiver saw %d", ds[0], len(rc.requests()))
 	}
+	w.seen.check(t, map[webhook.Result]int{webhook.ResultBlocked: 1})
 	if _, err := netip.ParseAddr("127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
