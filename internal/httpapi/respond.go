@@ -55,11 +55,24 @@ var errorStatus = map[string]int{
 
 // writeError renders err in DRF's shape. Internal errors are logged here,
 // once, and shown only as "Internal error.".
+// statusClientClosed is the status recorded (never received) for a request
+// whose client closed the connection before it was answered.
+const statusClientClosed = 499
+
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := kycreview.ErrorCode(err)
 	status, ok := errorStatus[code]
 	if !ok {
 		status = http.StatusInternalServerError
+	}
+	if status >= 500 && r.Context().Err() != nil {
+		// The client went away (its connection closed) while the request
+		// was being served, and the work stopped because of it: nobody
+		// gets this answer and nothing is wrong with the server. Status
+		// 499, as proxies log it, keeps it out of the 5xx figures.
+		s.log.InfoContext(r.Context(), "client went away", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.WriteHeader(statusClientClosed)
+		return
 	}
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
