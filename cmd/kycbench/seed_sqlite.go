@@ -90,6 +90,10 @@ func sqliteSeedSQL(spec seedSpec, chunkRows int) []string {
 		// one), so that the unique indexes' inserts in random key order do
 		// not thrash, and CREATE INDEX sorts in memory.
 		`PRAGMA cache_size = -2097152`,
+		// Sorts for CREATE INDEX in temporary files: the service's writer
+		// keeps temporary data in memory, and the feed index of 1M × 20
+		// rows is more than 10 GB to sort.
+		`PRAGMA temp_store = FILE`,
 		fmt.Sprintf(`UPDATE applications SET next_session_number = %d WHERE id = '%s'`, spec.Sessions+1, spec.AppID),
 		fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < %[1]d)
 			INSERT INTO sessions (pk, id, application_id, session_number, workflow_id, kind, status, vendor_data,

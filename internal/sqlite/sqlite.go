@@ -79,10 +79,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// a POST's CPU). 64 MiB keeps the indexes' upper levels and the hot
 	// leaves; it is a bound, not an allocation.
 	w.Add("_pragma", "cache_size(-65536)")
-	// Each write in a batch runs in a savepoint (groupcommit.go), whose
-	// journal SQLite otherwise spills to a temporary file past 64 KiB:
-	// an open, writes and a close per batch. In memory it is a few pages.
-	w.Add("_pragma", "temp_store(memory)")
 	// Checkpoints run beside the writer (walcheckpoint.go).
 	w.Add("_pragma", "wal_autocheckpoint(0)")
 	for _, p := range common["_pragma"] {
@@ -122,6 +118,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	// Each write in a batch runs in a savepoint (groupcommit.go), whose
+	// journal SQLite otherwise spills to a temporary file past 64 KiB: an
+	// open, writes and a close per batch. In memory it is a few pages. Set
+	// after the migrations, not in the connection's settings: temp_store
+	// also puts sorts in memory, and a migration's CREATE INDEX on a large
+	// table would sort gigabytes in RAM. (Should the connection ever be
+	// reopened, it runs with temporary files again: slower, not wrong.)
+	if _, err := writer.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if db.writerStmts, err = prepare(ctx, writer, hotQueries()); err != nil {
 		db.Close()
