@@ -158,7 +158,7 @@ func benchBackend(ctx context.Context, cfg config, backend, bin, tmp string, log
 		if err != nil {
 			return run, err
 		}
-		err = measure(ctx, cfg, &run, target{base: srv.base, key: ds.Token, ids: ds.SessionIDs, pid: srv.pid(), proc: srv, dbPIDs: dbPIDs}, logf)
+		err = measure(ctx, cfg, &run, target{base: srv.base, key: ds.Token, ids: spread(ds.SessionIDs, cfg.HotSessions), pid: srv.pid(), proc: srv, dbPIDs: dbPIDs}, logf)
 		srv.stop()
 		if err != nil {
 			return run, err
@@ -313,4 +313,20 @@ func ratio(a, b float64) float64 {
 		return 0
 	}
 	return a / b
+}
+
+// spread returns n of ids, evenly spaced through them (all of them when n
+// is 0 or not smaller): with --hot-sessions the requests find their pages
+// at every depth and place of a large dataset's indexes, but few enough
+// pages that they stay in memory, which separates the cost of the
+// structure's size from the cost of reading a disk.
+func spread(ids []string, n int) []string {
+	if n <= 0 || n >= len(ids) {
+		return ids
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = ids[i*len(ids)/n]
+	}
+	return out
 }

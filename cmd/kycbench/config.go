@@ -35,6 +35,9 @@ Flags:
                               seeding and starting one
   --pid PID                   with --target: the server's process, for CPU and RSS
   --json FILE                 also write the report as JSON
+  --hot-sessions N            send requests to N sessions only, spread evenly
+                              over the dataset (0: all): the page cost at the
+                              dataset's size with its pages in memory
   --sqlite-dir DIR            seed the SQLite dataset into DIR and keep it; a
                               later run with the same --sessions and --rows
                               reuses it (with the rows earlier POSTs added)
@@ -100,6 +103,7 @@ type config struct {
 	PID         int           // --pid: the target's process id, 0 if unknown
 	JSONPath    string        // --json
 	SQLiteDir   string        // --sqlite-dir: keep (and reuse) the SQLite dataset here
+	HotSessions int           // --hot-sessions: requests go to this many sessions, spread over the dataset
 	Smoke       bool          // --smoke
 	// Webhook delivery, for the webhooks workload.
 	WebhookEvents   int           // --webhook-events: backlog of reviews for throughput
@@ -186,6 +190,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&cfg.PID, "pid", 0, "")
 	fs.StringVar(&cfg.JSONPath, "json", "", "")
 	fs.StringVar(&cfg.SQLiteDir, "sqlite-dir", "", "")
+	fs.IntVar(&cfg.HotSessions, "hot-sessions", 0, "")
 	fs.BoolVar(&cfg.Smoke, "smoke", false, "")
 	fs.IntVar(&cfg.WebhookEvents, "webhook-events", cfg.WebhookEvents, "")
 	fs.Float64Var(&cfg.WebhookRate, "webhook-rate", cfg.WebhookRate, "")

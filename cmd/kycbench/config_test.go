@@ -152,3 +152,16 @@ func TestCommandLine(t *testing.T) {
 		}
 	}
 }
+
+func TestSpread(t *testing.T) {
+	ids := []string{"a", "b", "c", "d", "e", "f"}
+	if got := spread(ids, 3); len(got) != 3 || got[0] != "a" || got[1] != "c" || got[2] != "e" {
+		t.Errorf("spread(6 ids, 3) = %v, want [a c e]", got)
+	}
+	if got := spread(ids, 0); len(got) != 6 {
+		t.Errorf("spread(ids, 0) = %v, want all", got)
+	}
+	if got := spread(ids, 9); len(got) != 6 {
+		t.Errorf("spread(ids, 9) = %v, want all", got)
+	}
+}
