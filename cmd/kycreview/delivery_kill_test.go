@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -56,19 +55,7 @@ func testWebhooksSurviveSIGKILL(t *testing.T, db string) {
 	p := startServer(t, db, flags...)
 	base := "http://" + p.addr
 
-	body, _ := json.Marshal(map[string]any{"url": rc.URL + "/hook", "label": "kill test", "subscribed_events": []string{"status.updated"}})
-	req, _ := http.NewRequest(http.MethodPost, base+"/v3/webhook/destinations/", bytes.NewReader(body))
-	req.Header.Set("X-Api-Key", key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("create destination: %d %s", resp.StatusCode, out)
-	}
+	createDestination(t, base, key, rc.URL+"/hook")
 
 	ctx := context.Background()
 	c := client.New(base, key)
