@@ -96,15 +96,7 @@ func (db *DB) writeLoop() {
 		}
 		db.batches.Add(1)
 		db.runBatch(batch, true)
-		db.noteCommit()
-		select {
-		case <-db.resetWAL:
-			// Between batches, with no transaction open: copy the few
-			// frames the background checkpoint left, so that the next
-			// transaction starts the WAL over (walcheckpoint.go).
-			db.checkpoint(context.Background(), db.writer)
-		default:
-		}
+		db.afterCommit(context.Background())
 	}
 }
 

@@ -273,12 +273,7 @@ func (db *DB) ExecRaw(ctx context.Context, query string) error {
 	if db.committed != nil {
 		// As after a batch (groupcommit.go): bulk loads through here must
 		// not grow the WAL without bound either.
-		db.noteCommit()
-		select {
-		case <-db.resetWAL:
-			db.checkpoint(ctx, db.writer)
-		default:
-		}
+		db.afterCommit(ctx)
 	}
 	return err
 }

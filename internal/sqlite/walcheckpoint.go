@@ -69,6 +69,19 @@ func (db *DB) checkpoint(ctx context.Context, conn *sql.DB) (frames int64, ok bo
 	return frames, busy == 0
 }
 
+// afterCommit runs on the writer connection after each of its commits,
+// with no transaction open: it tells the checkpointer the WAL has grown
+// and, if the checkpointer asked, copies the few frames it left, so that
+// the next transaction starts the WAL over.
+func (db *DB) afterCommit(ctx context.Context) {
+	db.noteCommit()
+	select {
+	case <-db.resetWAL:
+		db.checkpoint(ctx, db.writer)
+	default:
+	}
+}
+
 // noteCommit tells the checkpointer that the WAL has grown. It never waits.
 func (db *DB) noteCommit() {
 	select {
